@@ -1,0 +1,24 @@
+"""Configuration value objects of the collector (receivers and worker)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True):
+    # OTLP recommends capping bodies after decompression; 20 MiB is its suggested limit.
+    max_body_bytes: int = 20 * 1024 * 1024
+    # Legacy /api/public/ingestion body cap (Langfuse uses 4.5 MB; we are more generous).
+    max_ingestion_body_bytes: int = 20 * 1024 * 1024
+    grpc_enabled: bool = True
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 4317
+    # Backpressure: past this many queued-but-unprocessed payloads, answer 429 / UNAVAILABLE.
+    max_backlog: int = 2000
+    retry_after_seconds: int = 2
+    # Worker batching into ClickHouse.
+    batch_max_rows: int = 20_000
+    batch_max_wait_ms: int = 250
+    worker_concurrency: int = 1
+    # A payload that fails this many times goes to the dead-letter area.
+    max_attempts: int = 5

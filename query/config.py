@@ -1,0 +1,14 @@
+"""Configuration value objects of the HTTP service."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ApiConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # Public base URL used in links (trace URLs, presigned local-blob URLs).
+    public_url: str | None = None
+    shutdown_timeout_seconds: float = 10.0
+    api_key_cache_seconds: int = 300
