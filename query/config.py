@@ -11,4 +11,4 @@ class ApiConfig(msgspec.Struct, frozen=True, kw_only=True):
     # Public base URL used in links (trace URLs, presigned local-blob URLs).
     public_url: str | None = None
     shutdown_timeout_seconds: float = 10.0
-    api_key_cache_seconds: int = 300
+    api_key_cache_seconds: int = 30

@@ -1,0 +1,352 @@
+"""The one typed settings object: defaults, then a YAML file, then environment variables.
+
+Built once at start-up by the CLI and passed down; no other module reads the environment.
+Langfuse's variable names are honoured where one exists (DATABASE_URL, CLICKHOUSE_URL,
+REDIS_CONNECTION_STRING, LANGFUSE_S3_*, SALT, ENCRYPTION_KEY, LANGFUSE_INIT_*); every other
+key can be set as SPYGLASS_<SECTION>__<KEY> (e.g. SPYGLASS_COLLECTOR__GRPC_PORT=14317).
+Any problem is a ConfigError whose message is one line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from spyglass.collector.config import CollectorConfig
+from spyglass.query.config import ApiConfig
+from spyglass.store.config import BlobConfig, ClickHouseConfig, PostgresConfig, RedisConfig
+from spyglass.store.errors import ConfigError
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class ClickHouseSection(_Strict):
+    url: str | None = None
+    user: str = "default"
+    password: str = ""
+    database: str = "default"
+    cluster_enabled: bool = False
+    cluster_name: str = "default"
+    migrate: bool = True
+    pool_size: int = 4
+    max_memory_bytes: int = 2_000_000_000
+    mark_cache_bytes: int = 128 * 1024 * 1024
+
+
+class PostgresSection(_Strict):
+    url: str | None = None
+    migrate: bool = True
+    pool_min: int = 1
+    pool_max: int = 10
+
+
+class RedisSection(_Strict):
+    url: str | None = None
+    key_prefix: str = "spyglass"
+
+
+class BlobSection(_Strict):
+    bucket: str | None = None
+    prefix: str = ""
+    region: str = "auto"
+    endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    force_path_style: bool = False
+
+
+class BlobsSection(_Strict):
+    events: BlobSection = BlobSection()
+    media: BlobSection = BlobSection()
+    exports: BlobSection = BlobSection()
+
+
+class ApiSection(_Strict):
+    host: str = "127.0.0.1"
+    port: int = 3000
+    public_url: str | None = None
+    shutdown_timeout_seconds: float = 10.0
+    api_key_cache_seconds: int = 30
+
+
+class CollectorSection(_Strict):
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_ingestion_body_bytes: int = 20 * 1024 * 1024
+    grpc_enabled: bool = True
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 4317
+    max_backlog: int = 2000
+    retry_after_seconds: int = 2
+    batch_max_rows: int = 20_000
+    batch_max_wait_ms: int = 250
+    worker_concurrency: int = 1
+    max_attempts: int = 5
+
+
+class InitSection(_Strict):
+    org_id: str | None = None
+    org_name: str | None = None
+    project_id: str | None = None
+    project_name: str | None = None
+    project_retention: int | None = None
+    project_public_key: str | None = None
+    project_secret_key: str | None = None
+    user_email: str | None = None
+    user_name: str | None = None
+    user_password: str | None = None
+
+
+class _File(_Strict):
+    data_dir: str = ".spyglass"
+    salt: str | None = None
+    encryption_key: str | None = None
+    log_level: str = "info"
+    log_format: str = "text"
+    api: ApiSection = ApiSection()
+    collector: CollectorSection = CollectorSection()
+    clickhouse: ClickHouseSection = ClickHouseSection()
+    postgres: PostgresSection = PostgresSection()
+    redis: RedisSection = RedisSection()
+    blob: BlobsSection = BlobsSection()
+    init: InitSection = InitSection()
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Resolved settings: every path absolute, every derived default filled in."""
+
+    data_dir: Path
+    salt: str | None
+    encryption_key: str | None
+    log_level: str
+    log_format: str
+    api: ApiConfig
+    collector: CollectorConfig
+    clickhouse: ClickHouseConfig
+    postgres: PostgresConfig
+    redis: RedisConfig
+    events_blob: BlobConfig
+    media_blob: BlobConfig
+    exports_blob: BlobConfig
+    init: InitSection
+
+    @property
+    def embedded(self) -> bool:
+        """True when nothing but this process is needed (chDB, embedded Postgres, no Redis)."""
+        return self.clickhouse.embedded and self.postgres.embedded and self.redis.url is None
+
+
+# Langfuse's names → our key paths.
+_ENV_KEYS: dict[str, str] = {
+    "DATABASE_URL": "postgres.url",
+    "CLICKHOUSE_URL": "clickhouse.url",
+    "CLICKHOUSE_USER": "clickhouse.user",
+    "CLICKHOUSE_PASSWORD": "clickhouse.password",
+    "CLICKHOUSE_DB": "clickhouse.database",
+    "CLICKHOUSE_CLUSTER_ENABLED": "clickhouse.cluster_enabled",
+    "CLICKHOUSE_CLUSTER_NAME": "clickhouse.cluster_name",
+    "REDIS_CONNECTION_STRING": "redis.url",
+    "REDIS_KEY_PREFIX": "redis.key_prefix",
+    "SALT": "salt",
+    "ENCRYPTION_KEY": "encryption_key",
+    "PORT": "api.port",
+    "HOSTNAME": "api.host",
+    "NEXTAUTH_URL": "api.public_url",
+    "LANGFUSE_LOG_LEVEL": "log_level",
+    "LANGFUSE_LOG_FORMAT": "log_format",
+    "SPYGLASS_DATA_DIR": "data_dir",
+}
+for _bucket, _section in (("EVENT_UPLOAD", "events"), ("MEDIA_UPLOAD", "media"), ("BATCH_EXPORT", "exports")):
+    for _suffix, _key in (
+        ("BUCKET", "bucket"),
+        ("PREFIX", "prefix"),
+        ("REGION", "region"),
+        ("ENDPOINT", "endpoint"),
+        ("ACCESS_KEY_ID", "access_key_id"),
+        ("SECRET_ACCESS_KEY", "secret_access_key"),
+        ("FORCE_PATH_STYLE", "force_path_style"),
+    ):
+        _ENV_KEYS[f"LANGFUSE_S3_{_bucket}_{_suffix}"] = f"blob.{_section}.{_key}"
+for _name in InitSection.__struct_fields__:
+    _ENV_KEYS[f"LANGFUSE_INIT_{_name.upper()}"] = f"init.{_name}"
+
+# Langfuse switches that mean the opposite of our key.
+_ENV_NEGATED = {
+    "LANGFUSE_AUTO_CLICKHOUSE_MIGRATION_DISABLED": "clickhouse.migrate",
+    "LANGFUSE_AUTO_POSTGRES_MIGRATION_DISABLED": "postgres.migrate",
+}
+_OWN_PREFIX = "SPYGLASS_"
+_OWN_RESERVED = {"SPYGLASS_CONFIG", "SPYGLASS_DATA_DIR"}
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings; `overrides` (dotted keys, e.g. from CLI flags) win over everything."""
+    env = os.environ if env is None else env
+    tree: dict[str, Any] = {}
+    path = config_path or env.get("SPYGLASS_CONFIG")
+    if path:
+        tree = _read_yaml(Path(path))
+    for name, key in _ENV_KEYS.items():
+        if name in env:
+            _set(tree, key, env[name])
+    for name, key in _ENV_NEGATED.items():
+        if name in env:
+            _set(tree, key, str(env[name].strip().lower() not in _BOOL_TRUE).lower())
+    for name, value in env.items():
+        if name.startswith(_OWN_PREFIX) and name not in _OWN_RESERVED and name not in _ENV_KEYS:
+            parts = name[len(_OWN_PREFIX) :].lower().split("__")
+            _set(tree, ".".join(parts), value, source=name)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set(tree, key, value)
+    raw = _convert(tree)
+    return _resolve(raw)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError("SPYGLASS_CONFIG", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "the top level must be a mapping of keys")
+    return data
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any, source: str | None = None) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(source or dotted, f"'{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+_PATH = re.compile(r"`\$\.?([^`]*)`")
+
+
+def _convert(tree: dict[str, Any]) -> _File:
+    try:
+        return msgspec.convert(tree, _File, strict=False, dec_hook=None)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        where = _PATH.search(text)
+        path = where.group(1) if where else ""
+        unknown = re.search(r"unknown field `([^`]+)`", text)
+        if unknown:
+            key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+            raise ConfigError(key, "unknown key") from None
+        message = text.split(" - at ")[0]
+        raise ConfigError(path or "config", message) from None
+
+
+def _resolve(f: _File) -> Settings:
+    data_dir = Path(f.data_dir).expanduser().resolve()
+    if f.encryption_key is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", f.encryption_key):
+        raise ConfigError("encryption_key", "must be 64 hex characters (256 bits), e.g. `openssl rand -hex 32`")
+    if f.log_level.lower() not in {"trace", "debug", "info", "warn", "warning", "error"}:
+        raise ConfigError("log_level", f"unknown level {f.log_level!r}")
+    if f.log_format not in {"text", "json"}:
+        raise ConfigError("log_format", "must be text or json")
+    ch_url = f.clickhouse.url or f"chdb://{data_dir / 'clickhouse'}"
+    if not re.match(r"^(chdb|https?)://", ch_url):
+        raise ConfigError("clickhouse.url", "must start with chdb://, http:// or https://")
+    if f.postgres.url is not None and not re.match(r"^postgres(ql)?://", f.postgres.url):
+        raise ConfigError("postgres.url", "must start with postgresql:// (DATABASE_URL)")
+    if f.redis.url is not None and not re.match(r"^(rediss?|unix)://", f.redis.url):
+        raise ConfigError("redis.url", "must start with redis://, rediss:// or unix:// (REDIS_CONNECTION_STRING)")
+    if f.postgres.url is not None and not f.salt:
+        raise ConfigError("salt", "SALT is required when DATABASE_URL is set (all processes must share it)")
+    for name, port in (("api.port", f.api.port), ("collector.grpc_port", f.collector.grpc_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(name, f"{port} is not a TCP port")
+    if f.collector.grpc_enabled and f.api.port == f.collector.grpc_port and f.api.port != 0:
+        raise ConfigError("collector.grpc_port", f"same port as api.port ({f.api.port})")
+    if f.collector.max_body_bytes < 1024:
+        raise ConfigError("collector.max_body_bytes", "must be at least 1024")
+
+    def blob(section: BlobSection, name: str) -> BlobConfig:
+        if section.bucket is None and (section.endpoint or section.access_key_id):
+            raise ConfigError(f"blob.{name}.bucket", "an S3 endpoint or key is set but no bucket")
+        return BlobConfig(
+            bucket=section.bucket,
+            prefix=section.prefix,
+            region=section.region,
+            endpoint=section.endpoint,
+            access_key_id=section.access_key_id,
+            secret_access_key=section.secret_access_key,
+            force_path_style=section.force_path_style,
+            local_dir=str(data_dir / "blobs" / name),
+        )
+
+    c = f.clickhouse
+    return Settings(
+        data_dir=data_dir,
+        salt=f.salt,
+        encryption_key=f.encryption_key,
+        log_level=f.log_level.lower(),
+        log_format=f.log_format,
+        api=ApiConfig(**msgspec.structs.asdict(f.api)),
+        collector=CollectorConfig(**msgspec.structs.asdict(f.collector)),
+        clickhouse=ClickHouseConfig(
+            url=ch_url,
+            user=c.user,
+            password=c.password,
+            database=c.database,
+            cluster_enabled=c.cluster_enabled,
+            cluster_name=c.cluster_name,
+            migrate=c.migrate,
+            pool_size=c.pool_size,
+            max_memory_bytes=c.max_memory_bytes,
+            mark_cache_bytes=c.mark_cache_bytes,
+        ),
+        postgres=PostgresConfig(
+            url=f.postgres.url,
+            embedded_dir=str(data_dir / "postgres"),
+            migrate=f.postgres.migrate,
+            pool_min=f.postgres.pool_min,
+            pool_max=f.postgres.pool_max,
+        ),
+        redis=RedisConfig(url=f.redis.url, key_prefix=f.redis.key_prefix),
+        events_blob=blob(f.blob.events, "events"),
+        media_blob=blob(f.blob.media, "media"),
+        exports_blob=blob(f.blob.exports, "exports"),
+        init=f.init,
+    )
+
+
+def documented_keys() -> set[str]:
+    """Every dotted key the YAML file accepts (tests check config.example.yaml covers them)."""
+    keys: set[str] = set()
+
+    def walk(struct: type[msgspec.Struct], prefix: str) -> None:
+        for field in msgspec.structs.fields(struct):
+            t = field.type
+            if isinstance(t, type) and issubclass(t, msgspec.Struct):
+                walk(t, f"{prefix}{field.name}.")
+            else:
+                keys.add(f"{prefix}{field.name}")
+
+    walk(_File, "")
+    return keys

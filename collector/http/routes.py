@@ -1,0 +1,11 @@
+"""Every ingestion route group, in one list the app factory mounts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from spyglass.collector.receivers import otlp_http
+
+
+def add_ingest_routes(app: web.Application) -> None:
+    otlp_http.add_routes(app)

@@ -1,0 +1,85 @@
+"""OTLP/HTTP trace receiver: POST /v1/traces and /api/public/otel/v1/traces.
+
+Protobuf and JSON on the same path, gzip/deflate (decompressed by aiohttp under the body
+limit, so a zip bomb is a 413, not an OOM), partial success for individually invalid spans,
+and every answer in the request's own encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.intake import Overloaded
+from spyglass.collector.otel import OtlpDecodeError
+from spyglass.collector.receivers import otlp_status as st
+from spyglass.collector.receivers.inspect import inspect_request
+from spyglass.store.errors import RetryableError
+
+log = logging.getLogger("spyglass.collector.otlp")
+
+_ENCODINGS = {"", "identity", "gzip", "x-gzip", "deflate"}
+
+
+def _format(request: web.Request) -> tuple[str, str] | None:
+    ctype = request.content_type.lower()
+    if ctype in ("application/x-protobuf", "application/protobuf"):
+        return st.PROTOBUF, "pb"
+    if ctype == "application/json":
+        return st.JSON, "json"
+    return None
+
+
+async def export_traces(request: web.Request) -> web.StreamResponse:
+    fmt = _format(request)
+    if fmt is None:
+        return st.error(
+            st.JSON,
+            415,
+            f"unsupported Content-Type {request.content_type!r}: send application/x-protobuf or application/json",
+        )
+    ctype, short = fmt
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in _ENCODINGS:
+        return st.error(ctype, 415, f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
+    try:
+        scope = await request.app[AUTH].authenticate(request)
+    except ApiError as exc:
+        return st.error(ctype, exc.status_code, exc.message)
+    intake = request.app[INTAKE]
+    try:
+        await intake.check_capacity()
+    except Overloaded as exc:
+        return st.error(ctype, 429, str(exc), {"Retry-After": str(exc.retry_after)})
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app._client_max_size
+        return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
+    except RequestPayloadError as exc:
+        return st.error(ctype, 400, f"cannot read body ({encoding or 'identity'}): {exc.message.strip()}")
+    if not body:
+        return st.success(ctype)
+    try:
+        inspection = inspect_request(body, short)
+    except OtlpDecodeError as exc:
+        return st.error(ctype, 400, f"malformed OTLP {'protobuf' if short == 'pb' else 'JSON'} body: {exc}")
+    if inspection.total_spans == 0:
+        return st.success(ctype)
+    if inspection.rejected_spans == inspection.total_spans:
+        return st.error(ctype, 400, f"every span was invalid: {inspection.message}")
+    try:
+        await intake.submit(scope.project_id, "otel", short, body)
+    except RetryableError as exc:
+        log.warning("could not persist an OTLP payload: %s", exc)
+        return st.error(ctype, 503, "temporarily unable to persist the payload; retry", {"Retry-After": "2"})
+    return st.success(ctype, inspection.rejected_spans, inspection.message)
+
+
+def add_routes(app: web.Application) -> None:
+    for path in ("/v1/traces", "/api/public/otel/v1/traces"):
+        app.router.add_post(path, export_traces)

@@ -1,0 +1,231 @@
+"""The ingestion worker: queue → raw payloads → rows → ClickHouse → ack.
+
+A queue entry is acknowledged only after every row made from its payload is committed, and
+its ingest_log row after them, so a crash at any point leaves either nothing or a replayable
+payload. Transient failures (RetryableError) put the whole batch back with backoff; a payload
+that can never be processed (PermanentError: undecodable, missing blob) or that keeps failing
+past `max_attempts` is recorded as a dead letter with its reason and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+from spyglass.collector.config import CollectorConfig
+from spyglass.collector.rawlog import RawRef, decode_ref
+from spyglass.collector.worker.encode import json_each_row
+from spyglass.store.blob import BlobNotFound, BlobStore
+from spyglass.store.clickhouse.client import ClickHouse
+from spyglass.store.clickhouse.rows import IngestLogRow, ObservationRow, ScoreRow, TraceRow
+from spyglass.store.errors import PermanentError, RetryableError
+from spyglass.store.queue import Message, Queue
+
+log = logging.getLogger("spyglass.worker")
+
+
+class Payload(msgspec.Struct):
+    ref: RawRef
+    body: bytes
+    message: Message
+
+
+class Prepared(msgspec.Struct):
+    """Rows made from a batch of payloads, plus the payloads that failed for good."""
+
+    traces: list[TraceRow] = []
+    observations: list[ObservationRow] = []
+    scores: list[ScoreRow] = []
+    extra: dict[str, list[msgspec.Struct]] = {}
+    done: list[tuple[Payload, int, int]] = []  # payload, items, rejected
+    failed: list[tuple[Payload, str]] = []
+
+
+class Processor(Protocol):
+    async def prepare(self, payloads: Sequence[Payload]) -> Prepared: ...
+    def committed(self, prepared: Prepared) -> None: ...
+
+
+class DeadLetters(Protocol):
+    async def record(
+        self, *, project_id: str | None, source: str, blob_key: str, reason: str, attempts: int
+    ) -> None: ...
+
+
+class WorkerStats(msgspec.Struct):
+    batches: int = 0
+    payloads: int = 0
+    rows: int = 0
+    retries: int = 0
+    dead_letters: int = 0
+    last_lag_seconds: float = 0.0
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        *,
+        ch: ClickHouse,
+        blob: BlobStore,
+        queue: Queue,
+        processor: Processor,
+        dead_letters: DeadLetters,
+        cfg: CollectorConfig,
+        batch_messages: int = 64,
+    ) -> None:
+        self._ch = ch
+        self._blob = blob
+        self._queue = queue
+        self._processor = processor
+        self._dead = dead_letters
+        self._cfg = cfg
+        self._batch_messages = batch_messages
+        self._stopping = asyncio.Event()
+        self.stats = WorkerStats()
+        self.idle = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        wait = self._cfg.batch_max_wait_ms / 1000
+        while not self._stopping.is_set():
+            try:
+                messages = await self._queue.get_batch(self._batch_messages, timeout=wait)
+            except RetryableError as exc:
+                log.warning("queue unavailable: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            if not messages:
+                self.idle.set()
+                continue
+            self.idle.clear()
+            await self.handle(messages)
+
+    async def drain(self, seconds: float) -> None:
+        """Process what is already queued (used at shutdown), then stop."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            messages = await self._queue.get_batch(self._batch_messages, timeout=0.05)
+            if not messages:
+                break
+            await self.handle(messages)
+        self.stop()
+
+    async def handle(self, messages: Sequence[Message]) -> None:
+        payloads, missing = await self._fetch(messages)
+        for msg, ref, reason in missing:
+            await self._dead_letter(msg, ref, reason)
+        if not payloads:
+            return
+        try:
+            prepared = await self._processor.prepare(payloads)
+            await self._insert(prepared)
+        except RetryableError as exc:
+            log.warning("batch of %d payloads will be retried: %s", len(payloads), exc)
+            await self._retry([p.message for p in payloads], str(exc))
+            return
+        except PermanentError as exc:
+            # One bad row poisons a whole insert; retry payloads one by one to isolate it.
+            if len(payloads) > 1:
+                for p in payloads:
+                    await self.handle([p.message])
+                return
+            await self._dead_letter(payloads[0].message, payloads[0].ref, str(exc))
+            return
+        self._processor.committed(prepared)
+        for p, reason in prepared.failed:
+            await self._dead_letter(p.message, p.ref, reason)
+        await self._queue.ack([p.message.id for p, _, _ in prepared.done])
+        self.stats.batches += 1
+        self.stats.payloads += len(prepared.done)
+        if prepared.done:
+            newest = max(p.ref.received_us for p, _, _ in prepared.done)
+            self.stats.last_lag_seconds = max(0.0, time.time() - newest / 1e6)
+
+    async def _fetch(
+        self, messages: Sequence[Message]
+    ) -> tuple[list[Payload], list[tuple[Message, RawRef | None, str]]]:
+        refs: list[tuple[Message, RawRef]] = []
+        bad: list[tuple[Message, RawRef | None, str]] = []
+        for m in messages:
+            try:
+                refs.append((m, decode_ref(m.body)))
+            except msgspec.DecodeError:
+                bad.append((m, None, "queue entry is not a raw-log reference"))
+        results = await asyncio.gather(*(self._blob.get(r.key) for _, r in refs), return_exceptions=True)
+        payloads = []
+        for (m, ref), res in zip(refs, results, strict=True):
+            if isinstance(res, BlobNotFound):
+                bad.append((m, ref, f"raw payload {ref.key} is missing from the blob store"))
+            elif isinstance(res, BaseException):
+                # Transient blob failure: leave it to be redelivered.
+                await self._queue.retry(m, self._backoff(m.attempts))
+                self.stats.retries += 1
+            else:
+                payloads.append(Payload(ref, res, m))
+        return payloads, bad
+
+    async def _insert(self, prepared: Prepared) -> None:
+        tables: list[tuple[str, Sequence[msgspec.Struct]]] = [
+            ("traces", prepared.traces),
+            ("observations", prepared.observations),
+            ("scores", prepared.scores),
+            *prepared.extra.items(),
+        ]
+        rows = 0
+        for table, items in tables:
+            if items:
+                await self._ch.insert_json(table, json_each_row(items))
+                rows += len(items)
+        now = time.time()
+        log_rows = [
+            IngestLogRow(
+                blob_key=p.ref.key,
+                project_id=p.ref.project_id,
+                source=p.ref.source,
+                received_at=p.ref.received_us / 1e6,
+                processed_at=now,
+                items=items,
+                rejected=rejected,
+            )
+            for p, items, rejected in prepared.done
+        ]
+        if log_rows:
+            await self._ch.insert_json("ingest_log", json_each_row(log_rows))
+        self.stats.rows += rows
+
+    def _backoff(self, attempts: int) -> float:
+        return min(30.0, 0.5 * (2 ** max(0, attempts - 1)))
+
+    async def _retry(self, messages: Sequence[Message], reason: str) -> None:
+        for m in messages:
+            if m.attempts >= self._cfg.max_attempts:
+                await self._dead_letter(m, _safe_ref(m), f"gave up after {m.attempts} attempts: {reason}")
+            else:
+                await self._queue.retry(m, self._backoff(m.attempts))
+                self.stats.retries += 1
+
+    async def _dead_letter(self, m: Message, ref: RawRef | None, reason: str) -> None:
+        log.error("dead letter %s: %s", ref.key if ref else m.id, reason)
+        await self._dead.record(
+            project_id=ref.project_id if ref else None,
+            source=ref.source if ref else "unknown",
+            blob_key=ref.key if ref else "",
+            reason=reason[:2000],
+            attempts=m.attempts,
+        )
+        await self._queue.ack([m.id])
+        self.stats.dead_letters += 1
+
+
+def _safe_ref(m: Message) -> RawRef | None:
+    try:
+        return decode_ref(m.body)
+    except msgspec.DecodeError:
+        return None

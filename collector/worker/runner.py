@@ -1,0 +1,79 @@
+"""Start and stop the ingestion worker inside a process (used by `serve` and `worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from spyglass.collector.config import CollectorConfig
+from spyglass.collector.worker.loop import IngestWorker
+from spyglass.collector.worker.process import RowProcessor
+from spyglass.collector.worker.recovery import Watermark, recover
+from spyglass.store.postgres.dead_letters import DeadLetters
+from spyglass.store.postgres.tenancy import Tenancy
+from spyglass.store.queue import MemoryQueue
+from spyglass.store.stores import Stores
+
+log = logging.getLogger("spyglass.worker")
+
+
+@contextlib.asynccontextmanager
+async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -> AsyncIterator[IngestWorker]:
+    processor = RowProcessor(stores.ch, **_hooks(stores))
+    worker = IngestWorker(
+        ch=stores.ch,
+        blob=stores.events_blob,
+        queue=stores.queue,
+        processor=processor,
+        dead_letters=DeadLetters(stores.pg),
+        cfg=cfg,
+    )
+    watermark: Watermark | None = None
+    if isinstance(stores.queue, MemoryQueue):
+        # Nothing survives a crash in an in-process queue but the raw log: rebuild from it.
+        watermark = Watermark(state_dir / "worker.watermark")
+        since = watermark.read()
+        projects = [p.id for p in await Tenancy(stores.pg).list_projects(include_deleted=True)]
+        await recover(stores.ch, stores.events_blob, stores.queue, projects, since if since is not None else 0.0)
+    task = asyncio.create_task(worker.run(), name="ingest-worker")
+    marker = asyncio.create_task(_keep_watermark(worker, stores, watermark), name="watermark") if watermark else None
+    try:
+        yield worker
+    finally:
+        if marker is not None:
+            marker.cancel()
+        worker.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        await worker.drain(10)
+
+
+async def _keep_watermark(worker: IngestWorker, stores: Stores, watermark: Watermark) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        if await stores.queue.backlog() == 0:
+            # Everything received before now is committed (in-flight payloads are covered by
+            # the recovery margin).
+            watermark.advance(time.time())
+
+
+def _hooks(stores: Stores) -> dict[str, object]:
+    hooks: dict[str, object] = {}
+    try:
+        from spyglass.store.postgres.models_repo import load_model_definitions
+    except ImportError:
+        pass
+    else:
+        hooks["load_models"] = lambda pid: load_model_definitions(stores.pg, pid)
+    try:
+        from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
+    except ImportError:
+        pass
+    else:
+        hooks["record_experiments"] = lambda pid, items: record_experiment_items(stores.pg, pid, items)
+        hooks["record_run_items"] = lambda pid, items: record_run_item_events(stores.pg, pid, items)
+    return hooks

@@ -1,0 +1,65 @@
+"""The aiohttp application: one factory, resources opened and closed by cleanup contexts.
+
+The same factory serves the embedded default (ingestion + reads + UI in one process) and each
+scale-out role; the CLI decides which route groups and background contexts to mount.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from aiohttp import web
+
+from spyglass.collector.http.errors import ApiError, json_response
+from spyglass.collector.http.state import LIFECYCLE, Lifecycle
+from spyglass.query.config import ApiConfig
+from spyglass.store.errors import PermanentError, RetryableError
+
+log = logging.getLogger("spyglass.http")
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+RouteGroup = Callable[[web.Application], None]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.to_response()
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            message = f"Route not found: {request.method} {request.path}" if exc.status == 404 else exc.reason
+            return json_response({"message": message, "error": exc.reason}, exc.status, _extra_headers(exc))
+        raise
+    except RetryableError as exc:
+        log.warning("transient store failure on %s %s: %s", request.method, request.path, exc)
+        return json_response(
+            {"message": f"Temporarily unavailable: {exc}", "error": "ServiceUnavailableError"},
+            503,
+            {"Retry-After": "2"},
+        )
+    except PermanentError as exc:
+        log.error("store error on %s %s: %s", request.method, request.path, exc)
+        return json_response({"message": f"Internal error: {exc}", "error": "InternalServerError"}, 500)
+
+
+def _extra_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+
+
+def create_app(
+    api: ApiConfig,
+    *,
+    contexts: Iterable[CleanupCtx],
+    route_groups: Iterable[RouteGroup],
+    client_max_size: int,
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
+    app[LIFECYCLE] = Lifecycle()
+    for ctx in contexts:
+        app.cleanup_ctx.append(ctx)
+    for add in route_groups:
+        add(app)
+    return app

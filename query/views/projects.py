@@ -1,0 +1,33 @@
+"""GET /api/public/projects: the key's own project (what the SDKs' auth_check() calls)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from spyglass.collector.http.errors import ApiError, json_response
+from spyglass.collector.http.state import AUTH, STORES
+from spyglass.store.postgres.tenancy import Tenancy
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    scope = await request.app[AUTH].authenticate(request)
+    if scope.project_id is None:
+        raise ApiError(403, "Forbidden: an organization key cannot read project data; use a project key")
+    tenancy = Tenancy(request.app[STORES].pg)
+    project = await tenancy.get_project(scope.project_id)
+    if project is None:
+        raise ApiError(401, "Unauthorized: the key's project no longer exists")
+    org = await tenancy.get_organization(project.org_id)
+    item: dict[str, object] = {
+        "id": project.id,
+        "name": project.name,
+        "organization": {"id": project.org_id, "name": org.name if org else ""},
+        "metadata": project.metadata or {},
+    }
+    if project.retention_days is not None:
+        item["retentionDays"] = project.retention_days
+    return json_response({"data": [item]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/public/projects", list_projects)
