@@ -24,6 +24,8 @@ RouteGroup = Callable[[web.Application], None]
 
 @web.middleware
 async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    lifecycle = request.app[LIFECYCLE]
+    lifecycle.in_flight += 1
     try:
         return await handler(request)
     except ApiError as exc:
@@ -43,6 +45,8 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
     except PermanentError as exc:
         log.error("store error on %s %s: %s", request.method, request.path, exc)
         return json_response({"message": f"Internal error: {exc}", "error": "InternalServerError"}, 500)
+    finally:
+        lifecycle.in_flight -= 1
 
 
 def _extra_headers(exc: web.HTTPException) -> dict[str, str]:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from spyglass.cli.serve import ALL_ROLES, GRPC_PORT, WORKER, build_app, stores_config
 from spyglass.cli.settings import Settings, load_settings
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http.state import LIFECYCLE, STORES
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.stores import Stores
@@ -108,9 +108,16 @@ class Harness:
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every accepted payload is committed (queue empty, nothing in flight)."""
+        assert self.app is not None
+        lifecycle = self.app[LIFECYCLE]
         deadline = time.monotonic() + timeout
+        quiet = 0
         while time.monotonic() < deadline:
-            if await self.stores.queue.backlog() == 0:
-                return
-            await asyncio.sleep(0.02)
+            if lifecycle.in_flight == 0 and await self.stores.queue.backlog() == 0:
+                quiet += 1
+                if quiet >= 3:
+                    return
+            else:
+                quiet = 0
+            await asyncio.sleep(0.03)
         raise TimeoutError(f"ingestion still busy after {timeout}s (backlog {await self.stores.queue.backlog()})")

@@ -15,6 +15,7 @@ class Lifecycle(msgspec.Struct):
     """Mutable process state the handlers read."""
 
     draining: bool = False
+    in_flight: int = 0
 
 
 STORES: web.AppKey[Stores] = web.AppKey("stores", Stores)

@@ -130,13 +130,17 @@ class IngestWorker:
             log.warning("batch of %d payloads will be retried: %s", len(payloads), exc)
             await self._retry([p.message for p in payloads], str(exc))
             return
-        except PermanentError as exc:
-            # One bad row poisons a whole insert; retry payloads one by one to isolate it.
+        except Exception as exc:
+            # PermanentError (a row the store refuses) or a bug in mapping: either way one payload
+            # must not hold up the others. Retry them one by one to isolate it, then dead-letter it.
+            if not isinstance(exc, PermanentError):
+                log.exception("unexpected error while processing %d payloads", len(payloads))
             if len(payloads) > 1:
                 for p in payloads:
                     await self.handle([p.message])
                 return
-            await self._dead_letter(payloads[0].message, payloads[0].ref, str(exc))
+            reason = str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
+            await self._dead_letter(payloads[0].message, payloads[0].ref, reason)
             return
         self._processor.committed(prepared)
         for p, reason in prepared.failed:

@@ -23,7 +23,9 @@ async def test_health_ready_and_projects(spyglass: Harness) -> None:
             data = (await r.json())["data"]
             assert [p["id"] for p in data] == [keys.project_id]
             assert data[0]["name"] == "smoke" and data[0]["organization"]["id"]
-        async with http.get(f"{spyglass.url}/api/public/projects", auth=aiohttp.BasicAuth(keys.public_key, "sk-lf-wrong")) as r:
+        async with http.get(
+            f"{spyglass.url}/api/public/projects", auth=aiohttp.BasicAuth(keys.public_key, "sk-lf-wrong")
+        ) as r:
             assert r.status == 401
             assert "invalid API key" in (await r.json())["message"]
 

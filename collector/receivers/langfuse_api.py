@@ -1,0 +1,109 @@
+"""Langfuse's own ingestion endpoints: the batch ingestion API, scores, and the deprecated
+per-entity writers. Each event is validated on its own; the valid ones are persisted to the
+raw log as one payload and queued, and the answer says which were accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from spyglass.collector.events import (
+    IngestionEvent,
+    InvalidRequest,
+    SdkLog,
+    build_ingestion_response,
+    build_scores_response,
+    convert_legacy_request,
+    parse_ingestion_body,
+    parse_scores_body,
+)
+from spyglass.collector.http.errors import ApiError, bad_request, json_response
+from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.intake import Overloaded
+from spyglass.collector.worker.process import encode_events
+
+log = logging.getLogger("spyglass.collector.ingestion")
+
+# A public key alone (browser feedback) may only send scores.
+_SCORES_ONLY = frozenset({"score-create", "sdk-log"})
+
+
+async def _read(request: web.Request) -> bytes:
+    try:
+        await request.app[INTAKE].check_capacity()
+    except Overloaded as exc:
+        raise ApiError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, f"body exceeds {request.app._client_max_size} bytes") from None
+    except RequestPayloadError as exc:
+        raise bad_request(f"cannot read body: {exc.message.strip()}") from None
+
+
+async def _persist(request: web.Request, project_id: str, events: Sequence[IngestionEvent]) -> None:
+    stored = [e for e in events if not isinstance(e, SdkLog)]
+    for e in events:
+        if isinstance(e, SdkLog):
+            log.info("sdk-log from project %s: %s", project_id, str(e.body)[:500])
+    if stored:
+        await request.app[INTAKE].submit(project_id, "ingestion", "json", encode_events(stored))
+
+
+async def ingestion(request: web.Request) -> web.Response:
+    scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
+    if scope.project_id is None:
+        raise ApiError(403, "Forbidden: an organization key cannot ingest; use a project key")
+    body = await _read(request)
+    allowed = _SCORES_ONLY if scope.access_level == "scores" else None
+    try:
+        batch = parse_ingestion_body(body, allowed_types=allowed)
+    except InvalidRequest as exc:
+        raise bad_request(str(exc)) from None
+    await _persist(request, scope.project_id, batch.events)
+    response = build_ingestion_response(batch.events, batch.errors)
+    return json_response(response, 207)
+
+
+async def scores(request: web.Request) -> web.Response:
+    scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
+    if scope.project_id is None:
+        raise ApiError(403, "Forbidden: an organization key cannot write scores; use a project key")
+    body = await _read(request)
+    try:
+        parsed = parse_scores_body(body)
+    except InvalidRequest as exc:
+        raise bad_request(str(exc)) from None
+    await _persist(request, scope.project_id, parsed.events)
+    status, payload = build_scores_response(parsed)
+    return json_response(payload, status)
+
+
+def _legacy(resource: str, method: str):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        scope = await request.app[AUTH].authenticate(request)
+        if scope.project_id is None:
+            raise ApiError(403, "Forbidden: an organization key cannot ingest; use a project key")
+        body = await _read(request)
+        try:
+            event = convert_legacy_request(resource, method, body)  # type: ignore[arg-type]
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        await _persist(request, scope.project_id, [event])
+        return json_response({"id": event.body.id})
+
+    return handler
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/public/ingestion", ingestion)
+    app.router.add_post("/api/public/scores", scores)
+    app.router.add_post("/api/public/traces", _legacy("traces", "POST"))
+    for resource in ("spans", "generations"):
+        app.router.add_post(f"/api/public/{resource}", _legacy(resource, "POST"))
+        app.router.add_patch(f"/api/public/{resource}", _legacy(resource, "PATCH"))
+    app.router.add_post("/api/public/events", _legacy("events", "POST"))
