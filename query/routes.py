@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.query.views import health, projects
+from spyglass.query.views import blobs, health, projects
 
 
 def add_health_routes(app: web.Application) -> None:
@@ -13,3 +13,4 @@ def add_health_routes(app: web.Application) -> None:
 
 def add_read_routes(app: web.Application) -> None:
     projects.add_routes(app)
+    blobs.add_routes(app)

@@ -78,15 +78,7 @@ class Stores:
 @contextlib.asynccontextmanager
 async def open_stores(cfg: StoresConfig, *, clickhouse: bool = True) -> AsyncIterator[Stores]:
     async with contextlib.AsyncExitStack() as stack:
-        ch: ClickHouse | None = None
-        if clickhouse:
-            ch = ClickHouse(cfg.clickhouse)
-            stack.push_async_callback(ch.close)
-            await ch.open()
-            if cfg.clickhouse.migrate:
-                applied = await migrate_clickhouse(ch)
-                if applied:
-                    log.info("clickhouse: applied %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
+        # Cheapest checks first, so a wrong URL fails in a second, before the engines start.
         pg = await PostgresStore.open(cfg.postgres, durable=cfg.durable_postgres)
         stack.push_async_callback(pg.close)
         blobs = []
@@ -109,6 +101,15 @@ async def open_stores(cfg: StoresConfig, *, clickhouse: bool = True) -> AsyncIte
             await queue.backlog()
         except StoreError as exc:
             raise StartupError("redis", cfg.redis.url, str(exc)) from None
+        ch: ClickHouse | None = None
+        if clickhouse:
+            ch = ClickHouse(cfg.clickhouse)
+            stack.push_async_callback(ch.close)
+            await ch.open()
+            if cfg.clickhouse.migrate:
+                applied = await migrate_clickhouse(ch)
+                if applied:
+                    log.info("clickhouse: applied %s", ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
         yield Stores(
             cfg=cfg,
             clickhouse=ch,
