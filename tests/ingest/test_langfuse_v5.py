@@ -24,7 +24,8 @@ async def _rows(spyglass: Harness, table: str, pid: str, where: str = "", **para
 
 
 @pytest.fixture(scope="module")
-async def traced(spyglass: Harness) -> dict[str, Any]:
+async def traced(stack: Harness) -> dict[str, Any]:
+    spyglass = stack
     keys = await spyglass.new_project()
 
     def run() -> dict[str, Any]:
@@ -50,13 +51,15 @@ async def traced(spyglass: Harness) -> dict[str, Any]:
                     model_parameters={"temperature": 0.2},
                 ) as gen:
                     gen.update(output="forty-two", usage_details={"input": 100, "output": 20})
-                tool(21)
+                tool(21, langfuse_public_key=keys.public_key)
                 lf.score_current_trace(name="quality", value=0.9)
                 lf.score_current_trace(name="verdict", value="good")
                 lf.score_current_trace(name="ok", value=1, data_type="BOOLEAN")
             return "done"
 
-        pipeline("what is six times seven?")
+        # Several SDK clients live in this process (one per test project), so decorated calls
+        # name theirs, as the SDK asks multi-project users to.
+        pipeline("what is six times seven?", langfuse_public_key=keys.public_key)
         trace_id = seen["trace_id"]
         with lf.start_as_current_observation(name="fails", as_type="span") as span:
             span.update(level="ERROR", status_message="boom")
@@ -70,9 +73,9 @@ async def traced(spyglass: Harness) -> dict[str, Any]:
     return {"keys": keys, **ids}
 
 
-async def test_observations_of_a_decorated_pipeline(spyglass: Harness, traced: dict[str, Any]) -> None:
+async def test_observations_of_a_decorated_pipeline(stack: Harness, traced: dict[str, Any]) -> None:
     pid = traced["keys"].project_id
-    obs = await _rows(spyglass, "observations", pid)
+    obs = await _rows(stack, "observations", pid)
     by_name = {o["name"]: o for o in obs}
     assert {"pipeline", "llm", "tool-call", "fails"} <= set(by_name)
     gen = by_name["llm"]
@@ -87,9 +90,9 @@ async def test_observations_of_a_decorated_pipeline(spyglass: Harness, traced: d
     assert by_name["fails"]["level"] == "ERROR" and by_name["fails"]["status_message"] == "boom"
 
 
-async def test_trace_attributes_are_merged(spyglass: Harness, traced: dict[str, Any]) -> None:
+async def test_trace_attributes_are_merged(stack: Harness, traced: dict[str, Any]) -> None:
     pid = traced["keys"].project_id
-    traces = {t["id"]: t for t in await _rows(spyglass, "traces", pid)}
+    traces = {t["id"]: t for t in await _rows(stack, "traces", pid)}
     t = traces[traced["trace_id"]]
     assert t["name"] == "pipeline"
     assert t["user_id"] == "user-7" and t["session_id"] == "sess-1"
@@ -97,9 +100,9 @@ async def test_trace_attributes_are_merged(spyglass: Harness, traced: dict[str, 
     assert t["metadata"].get("team") in ("x", '"x"')
 
 
-async def test_scores_of_every_type(spyglass: Harness, traced: dict[str, Any]) -> None:
+async def test_scores_of_every_type(stack: Harness, traced: dict[str, Any]) -> None:
     pid = traced["keys"].project_id
-    scores = {s["name"]: s for s in await _rows(spyglass, "scores", pid)}
+    scores = {s["name"]: s for s in await _rows(stack, "scores", pid)}
     assert scores["quality"]["data_type"] == "NUMERIC" and scores["quality"]["value"] == pytest.approx(0.9)
     assert scores["verdict"]["data_type"] == "CATEGORICAL" and scores["verdict"]["string_value"] == "good"
     assert scores["ok"]["data_type"] == "BOOLEAN" and scores["ok"]["value"] == 1.0

@@ -64,7 +64,8 @@ async def test_otlp_http_roundtrip(spyglass: Harness) -> None:
     assert llm["usage_details"] == {"input": 10, "output": 5, "total": 15}
     assert llm["total_cost"] and llm["total_cost"] > 0
     traces = await spyglass.stores.ch.rows(
-        "SELECT id, name FROM traces WHERE project_id = {p:String} AND id = {t:String}",
+        "SELECT id, name FROM traces WHERE project_id = {p:String} AND id = {t:String} "
+        "ORDER BY event_ts DESC LIMIT 1 BY id",
         {"p": keys.project_id, "t": trace_id},
     )
     assert traces and traces[0]["name"] == "root"
