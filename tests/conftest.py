@@ -17,8 +17,9 @@ import pytest
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.migrate import migrate
 from spyglass.store.config import ClickHouseConfig
-from tests.engines.fixtures import redis_server, redis_url, s3_bucket, s3_server  # noqa: F401
 from tests.harness import Harness
+
+pytest_plugins = ["tests.engines.fixtures"]
 
 os.environ.setdefault("SPYGLASS_TESTING", "1")
 # gRPC core logs an info line whenever a subprocess is forked while its threads run.
