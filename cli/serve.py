@@ -50,16 +50,19 @@ def stores_config(settings: Settings, public_url: str) -> StoresConfig:
         salt=secrets.salt,
         signing_key=secrets.signing_key,
         public_url=public_url,
+        queue_visibility_seconds=settings.collector.visibility_timeout_seconds,
     )
 
 
 def check_roles(settings: Settings, roles: frozenset[str]) -> None:
     if roles == ALL_ROLES:
         return
-    if settings.clickhouse.embedded and roles & {"api", "worker"}:
+    if settings.clickhouse.embedded and "api" in roles:
+        # The API and the worker both need ClickHouse; chDB lets only one process open it. A lone
+        # worker may own it (the data-dir lock keeps a second one out).
         raise ConfigError(
             "clickhouse.url",
-            "chdb:// is owned by one process; scale-out roles need a ClickHouse server (CLICKHOUSE_URL)",
+            "chdb:// is owned by one process; `spyglass api` needs a ClickHouse server (CLICKHOUSE_URL)",
         )
     if settings.postgres.embedded:
         raise ConfigError("postgres.url", "scale-out roles need a shared PostgreSQL (DATABASE_URL)")

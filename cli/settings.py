@@ -89,6 +89,7 @@ class CollectorSection(_Strict):
     batch_max_wait_ms: int = 250
     worker_concurrency: int = 1
     max_attempts: int = 5
+    visibility_timeout_seconds: float = 60.0
 
 
 class InitSection(_Strict):

@@ -22,3 +22,5 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True):
     worker_concurrency: int = 1
     # A payload that fails this many times goes to the dead-letter area.
     max_attempts: int = 5
+    # A payload taken by a worker that dies is handed to another worker after this long.
+    visibility_timeout_seconds: float = 60.0

@@ -33,6 +33,7 @@ class StoresConfig(msgspec.Struct, frozen=True, kw_only=True):
     signing_key: str
     public_url: str
     durable_postgres: bool = True
+    queue_visibility_seconds: float = 60.0
 
 
 class Stores:
@@ -95,7 +96,7 @@ async def open_stores(cfg: StoresConfig, *, clickhouse: bool = True) -> AsyncIte
                 where = bcfg.endpoint or (f"s3://{bcfg.bucket}" if bcfg.is_s3 else bcfg.local_dir)
                 raise StartupError(f"blob store '{name}'", where, str(exc)) from None
             blobs.append(blob)
-        queue = open_queue(cfg.redis, INGEST_QUEUE)
+        queue = open_queue(cfg.redis, INGEST_QUEUE, visibility_timeout=cfg.queue_visibility_seconds)
         stack.push_async_callback(queue.close)
         try:
             await queue.backlog()

@@ -101,11 +101,21 @@ class IngestWorker:
                 log.warning("queue unavailable: %s", exc)
                 await asyncio.sleep(1)
                 continue
+            except Exception:
+                # The loop is the only consumer in this process: it must outlive any surprise.
+                log.exception("reading the queue failed; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
             if not messages:
                 self.idle.set()
                 continue
             self.idle.clear()
-            await self.handle(messages)
+            try:
+                await self.handle(messages)
+            except Exception:
+                # Unacknowledged messages come back after the visibility timeout.
+                log.exception("handling a batch failed; its messages will be redelivered")
+                await asyncio.sleep(1)
 
     async def drain(self, seconds: float) -> None:
         """Process what is already queued (used at shutdown), then stop."""

@@ -1,0 +1,122 @@
+"""Start a throwaway `spyglass serve` for a benchmark and watch its process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
+        self.port = free_port()
+        self.grpc_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "SPYGLASS_", "CLICKHOUSE_"))}
+        env.update(
+            {
+                "SPYGLASS_DATA_DIR": str(self.data_dir),
+                "PORT": str(self.port),
+                "SPYGLASS_COLLECTOR__GRPC_PORT": str(self.grpc_port),
+                "LANGFUSE_LOG_LEVEL": "warn",
+            }
+        )
+        env.update(extra_env or {})
+        self.env = env
+        self.public_key = ""
+        self.secret_key = ""
+        self.proc: subprocess.Popen[str] | None = None
+        self.ready_seconds = 0.0
+        self.output: list[str] = []
+
+    def start(self) -> Server:
+        began = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spyglass.cli.main", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line.rstrip())
+            if m := re.search(r"LANGFUSE_PUBLIC_KEY=(\S+)", line):
+                self.public_key = m.group(1)
+            if m := re.search(r"LANGFUSE_SECRET_KEY=(\S+)", line):
+                self.secret_key = m.group(1)
+            if "ready:" in line:
+                break
+        else:
+            raise RuntimeError("server did not start:\n" + "\n".join(self.output))
+        self.ready_seconds = time.monotonic() - began
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line.rstrip())
+
+    @property
+    def process(self) -> psutil.Process:
+        assert self.proc is not None
+        return psutil.Process(self.proc.pid)
+
+    def rss_mb(self) -> float:
+        return self.process.memory_info().rss / 1e6
+
+    def cpu_seconds(self) -> float:
+        t = self.process.cpu_times()
+        return t.user + t.system
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class PeakRss:
+    """Samples a process's RSS in the background and keeps the maximum."""
+
+    def __init__(self, proc: psutil.Process, every: float = 0.2) -> None:
+        self.proc = proc
+        self.every = every
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss / 1e6)
+            except psutil.Error:
+                return
+            time.sleep(self.every)

@@ -1,0 +1,235 @@
+"""Issue 3 targets: sustained OTLP ingest until queryable through the public API, accept latency
+and ingest-to-visible latency at 1,000 spans/s, peak RSS, and the legacy ingestion rate.
+
+    .venv/bin/python bench/bench_ingest.py --spans 100000            # throughput
+    .venv/bin/python bench/bench_ingest.py --rate 1000 --seconds 30  # latency at a fixed rate
+    .venv/bin/python bench/bench_ingest.py --legacy --spans 20000    # /api/public/ingestion
+
+Starts its own `spyglass serve` in a temporary data dir (the embedded default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import aiohttp
+from _server import PeakRss, Server
+from spans import Generator
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def visible_observations(http: aiohttp.ClientSession, url: str) -> int:
+    async with http.get(f"{url}/api/public/observations", params={"limit": "1"}) as r:
+        r.raise_for_status()
+        return int((await r.json())["meta"]["totalItems"])
+
+
+async def throughput(server: Server, spans: int, batch: int, senders: int) -> None:
+    gen = Generator()
+    print(f"generating {spans} spans in batches of {batch} ...", flush=True)
+    payloads = [gen.batch(batch)[0] for _ in range(spans // batch)]
+    size = sum(len(p) for p in payloads)
+    print(f"{len(payloads)} requests, {size / 1e6:.1f} MB gzip'd", flush=True)
+    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for p in payloads:
+        queue.put_nowait(p)
+    async with aiohttp.ClientSession(auth=auth) as http:
+        base = await visible_observations(http, server.url)
+
+        async def sender() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                while True:
+                    t = time.perf_counter()
+                    async with http.post(
+                        f"{server.url}/api/public/otel/v1/traces",
+                        data=body,
+                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+                    ) as r:
+                        await r.read()
+                        if r.status == 429:
+                            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                            continue
+                        r.raise_for_status()
+                    latencies.append(time.perf_counter() - t)
+                    break
+
+        with PeakRss(server.process) as peak:
+            cpu0 = server.cpu_seconds()
+            t0 = time.perf_counter()
+            await asyncio.gather(*(sender() for _ in range(senders)))
+            accepted = time.perf_counter() - t0
+            target = base + len(payloads) * batch
+            seen = base
+            while seen < target:
+                await asyncio.sleep(0.25)
+                seen = await visible_observations(http, server.url)
+            visible = time.perf_counter() - t0
+            cpu = server.cpu_seconds() - cpu0
+    n = len(payloads) * batch
+    print(
+        f"accepted {n} spans in {accepted:.2f} s: {n / accepted:,.0f} spans/s "
+        f"(request p50 {pct(latencies, 50) * 1000:.0f} ms, p99 {pct(latencies, 99) * 1000:.0f} ms)"
+    )
+    print(f"all {n} queryable through the API after {visible:.2f} s: **{n / visible:,.0f} spans/s sustained**")
+    print(f"server CPU {cpu:.1f} s = {cpu / n * 1e6:.0f} µs/span; peak RSS {peak.peak:.0f} MB")
+
+
+async def fixed_rate(server: Server, rate: int, seconds: float, batch: int) -> None:
+    gen = Generator(seed=2)
+    per_second = max(1, rate // batch)
+    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
+    accept: list[float] = []
+    visible: list[float] = []
+    pending: list[tuple[str, float]] = []
+    async with aiohttp.ClientSession(auth=auth) as http:
+
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(0.05)
+                still = []
+                for trace_id, sent in pending:
+                    async with http.get(f"{server.url}/api/public/traces/{trace_id}") as r:
+                        await r.read()
+                        if r.status == 200:
+                            visible.append(time.perf_counter() - sent)
+                        else:
+                            still.append((trace_id, sent))
+                pending[:] = still
+
+        watcher = asyncio.create_task(watch())
+        with PeakRss(server.process) as peak:
+            t0 = time.perf_counter()
+            tick = 0
+            while time.perf_counter() - t0 < seconds:
+                for _ in range(per_second):
+                    body, traces = gen.batch(batch)
+                    t = time.perf_counter()
+                    async with http.post(
+                        f"{server.url}/api/public/otel/v1/traces",
+                        data=body,
+                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+                    ) as r:
+                        await r.read()
+                        r.raise_for_status()
+                    accept.append(time.perf_counter() - t)
+                    pending.append((traces[-1], t))
+                tick += 1
+                await asyncio.sleep(max(0.0, t0 + tick - time.perf_counter()))
+            deadline = time.perf_counter() + 30
+            while pending and time.perf_counter() < deadline:
+                await asyncio.sleep(0.1)
+        watcher.cancel()
+    print(f"{rate} spans/s for {seconds:.0f} s in batches of {batch}:")
+    print(f"  accept latency p50 {pct(accept, 50) * 1000:.1f} ms, p99 {pct(accept, 99) * 1000:.1f} ms")
+    print(
+        f"  ingest-to-visible p50 {pct(visible, 50):.2f} s, p99 {pct(visible, 99):.2f} s "
+        f"({len(visible)} traces sampled, {len(pending)} not visible after 30 s)"
+    )
+    print(f"  peak RSS {peak.peak:.0f} MB")
+
+
+async def legacy(server: Server, events: int, batch: int, senders: int) -> None:
+    gen = Generator(seed=3)
+    now = datetime.now(UTC).isoformat()
+    batches = []
+    for _ in range(events // batch):
+        items = []
+        trace_id = str(uuid.uuid4())
+        for i in range(batch):
+            if i % 10 == 0:
+                trace_id = str(uuid.uuid4())
+                items.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "type": "trace-create",
+                        "timestamp": now,
+                        "body": {"id": trace_id, "name": "legacy", "userId": "u1"},
+                    }
+                )
+            else:
+                items.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "type": "generation-create",
+                        "timestamp": now,
+                        "body": {
+                            "id": str(uuid.uuid4()),
+                            "traceId": trace_id,
+                            "name": "g",
+                            "model": "gpt-4o",
+                            "input": gen.prompt,
+                            "output": gen.completion,
+                            "startTime": now,
+                            "usage": {"input": 100, "output": 20},
+                        },
+                    }
+                )
+        batches.append(json.dumps({"batch": items}).encode())
+    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
+    async with aiohttp.ClientSession(auth=auth) as http:
+        base = await visible_observations(http, server.url)
+        q: asyncio.Queue[bytes] = asyncio.Queue()
+        for b in batches:
+            q.put_nowait(b)
+
+        async def sender() -> None:
+            while not q.empty():
+                body = q.get_nowait()
+                async with http.post(
+                    f"{server.url}/api/public/ingestion", data=body, headers={"Content-Type": "application/json"}
+                ) as r:
+                    await r.read()
+                    assert r.status == 207, r.status
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        accepted = time.perf_counter() - t0
+        expected_obs = base + sum(1 for b in batches for _ in range(batch)) * 9 // 10
+        while await visible_observations(http, server.url) < expected_obs:
+            await asyncio.sleep(0.25)
+        done = time.perf_counter() - t0
+    n = len(batches) * batch
+    print(
+        f"legacy ingestion: {n} events accepted at {n / accepted:,.0f} events/s; "
+        f"queryable after {done:.2f} s = {n / done:,.0f} events/s"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--legacy", action="store_true")
+    args = ap.parse_args()
+    server = Server().start()
+    try:
+        if args.legacy:
+            asyncio.run(legacy(server, args.spans, 100, args.senders))
+        elif args.rate:
+            asyncio.run(fixed_rate(server, args.rate, args.seconds, args.batch))
+        else:
+            asyncio.run(throughput(server, args.spans, args.batch, args.senders))
+    finally:
+        server.stop()
+    print(f"(server ready in {server.ready_seconds:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
