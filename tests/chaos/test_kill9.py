@@ -122,9 +122,14 @@ def _stored_ids(clickhouse_dir: Path) -> dict[str, Any]:
     script = f"""
 import json, clickhouse_connect
 c = clickhouse_connect.get_client(dsn="chdb://{clickhouse_dir}")
-rows = c.query("SELECT id, count() FROM (SELECT id FROM observations FINAL WHERE is_deleted = 0) GROUP BY id").result_rows
-latest = c.query("SELECT count() FROM (SELECT id FROM observations ORDER BY event_ts DESC LIMIT 1 BY id)").result_rows
-print(json.dumps({{"ids": [r[0] for r in rows], "max_copies": max([r[1] for r in rows] or [0]), "latest": latest[0][0]}}))
+rows = c.query(
+    "SELECT id, count() FROM (SELECT id FROM observations FINAL WHERE is_deleted = 0) GROUP BY id"
+).result_rows
+latest = c.query(
+    "SELECT count() FROM (SELECT id FROM observations ORDER BY event_ts DESC LIMIT 1 BY id)"
+).result_rows
+copies = max([r[1] for r in rows] or [0])
+print(json.dumps({{"ids": [r[0] for r in rows], "max_copies": copies, "latest": latest[0][0]}}))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
