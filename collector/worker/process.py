@@ -19,6 +19,7 @@ from spyglass.collector.events import (
     SCORE,
     TRACE,
     DatasetRunItemCreate,
+    EntityKey,
     IngestionEvent,
     group_events,
     merge_observation,
@@ -29,8 +30,8 @@ from spyglass.collector.events import (
 )
 from spyglass.collector.otel import (
     ExperimentItem,
+    MapResult,
     OtlpDecodeError,
-    TracePatch,
     decode_otlp,
     map_export,
     merge_trace_patch,
@@ -65,6 +66,10 @@ class _Batch:
 
     def __init__(self) -> None:
         self.observations: dict[tuple[str, str], ObservationRow] = {}
+        # Stored versions of observations that legacy updates merge into.
+        self.stored_observations: dict[tuple[str, str], ObservationRow] = {}
+        # Observations this batch writes.
+        self.touched: set[tuple[str, str]] = set()
         self.traces: dict[tuple[str, str], TraceRow] = {}
         self.scores: dict[tuple[str, str], ScoreRow] = {}
         self.experiments: dict[str, list[ExperimentItem]] = defaultdict(list)
@@ -95,26 +100,38 @@ class RowProcessor:
     async def prepare(self, payloads: Sequence[Payload]) -> Prepared:
         prepared = Prepared(done=[], failed=[])
         batch = _Batch()
+        parsed: list[tuple[Payload, MapResult | dict[EntityKey, list[IngestionEvent]], int]] = []
         for p in sorted(payloads, key=lambda p: p.ref.received_us):
-            version = p.ref.received_us / 1e6
             try:
                 if p.ref.source == "otel":
-                    items, rejected = await self._otel(p, version, batch)
+                    export = decode_otlp(p.body, _CONTENT_TYPE[p.ref.fmt])
+                    result = map_export(export, project_id=p.ref.project_id, received_at=p.ref.received_us / 1e6)
+                    parsed.append((p, result, len(result.observations)))
                 else:
-                    items, rejected = await self._ingestion(p, version, batch)
+                    events = decode_events(p.body)
+                    parsed.append((p, group_events(events), len(events)))
             except (OtlpDecodeError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                 prepared.failed.append((p, f"undecodable {p.ref.source} payload: {exc}"))
-                continue
-            prepared.done.append((p, items, rejected))
+        # Merges need the stored version of every entity the batch touches: one read per table
+        # and project for the whole batch (most hits come from the worker's own cache).
+        await self._load_state(parsed, batch)
+        for p, data, items in parsed:
+            version = p.ref.received_us / 1e6
+            if isinstance(data, MapResult):
+                self._fold_otel(p.ref.project_id, data, batch)
+                prepared.done.append((p, items, data.rejected_count))
+            else:
+                await self._fold_events(p.ref.project_id, data, version, batch)
+                prepared.done.append((p, items, 0))
         await self._price(batch)
-        for pid, items in batch.experiments.items():
+        for pid, items_ in batch.experiments.items():
             if self._record_experiments is not None:
-                await self._record_experiments(pid, items)
-        for pid, items in batch.run_items.items():
+                await self._record_experiments(pid, items_)
+        for pid, run_items in batch.run_items.items():
             if self._record_run_items is not None:
-                await self._record_run_items(pid, items)
+                await self._record_run_items(pid, run_items)
         prepared.traces = list(batch.traces.values())
-        prepared.observations = list(batch.observations.values())
+        prepared.observations = [row for key, row in batch.observations.items() if key in batch.touched]
         prepared.scores = list(batch.scores.values())
         return prepared
 
@@ -123,52 +140,62 @@ class RowProcessor:
         self.observations.put_many(prepared.observations)
         self.scores.put_many(prepared.scores)
 
+    # -- stored state ------------------------------------------------------------------------
+
+    async def _load_state(
+        self,
+        parsed: list[tuple[Payload, MapResult | dict[EntityKey, list[IngestionEvent]], int]],
+        batch: _Batch,
+    ) -> None:
+        wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for p, data, _ in parsed:
+            pid = p.ref.project_id
+            if isinstance(data, MapResult):
+                wanted[(pid, TRACE)].update(data.traces)
+            else:
+                for entity, body_id in data:
+                    if entity in (TRACE, OBSERVATION, SCORE):
+                        wanted[(pid, entity)].add(body_id)
+        caches: dict[str, tuple[RowCache[Any], dict[tuple[str, str], Any]]] = {
+            TRACE: (self.traces, batch.traces),
+            OBSERVATION: (self.observations, batch.stored_observations),
+            SCORE: (self.scores, batch.scores),
+        }
+        for (pid, entity), ids in wanted.items():
+            cache, target = caches[entity]
+            for row_id, row in (await cache.load(self._ch, pid, list(ids))).items():
+                target[(pid, row_id)] = row
+
     # -- sources -----------------------------------------------------------------------------
 
-    async def _otel(self, p: Payload, version: float, batch: _Batch) -> tuple[int, int]:
-        export = decode_otlp(p.body, _CONTENT_TYPE[p.ref.fmt])
-        result = map_export(export, project_id=p.ref.project_id, received_at=version)
-        pid = p.ref.project_id
+    def _fold_otel(self, pid: str, result: MapResult, batch: _Batch) -> None:
         for row in result.observations:
-            batch.observations[(pid, row.id)] = row
-        await self._fold_trace_patches(pid, list(result.traces.values()), batch)
+            key = (pid, row.id)
+            batch.observations[key] = row
+            batch.touched.add(key)
+        for patch in result.traces.values():
+            key = (pid, patch.trace_id)
+            batch.traces[key] = merge_trace_patch(batch.traces.get(key), patch)
         if result.experiments:
             batch.experiments[pid].extend(result.experiments)
-        return len(result.observations), result.rejected_count
 
-    async def _fold_trace_patches(self, pid: str, patches: list[TracePatch], batch: _Batch) -> None:
-        need = [t.trace_id for t in patches if (pid, t.trace_id) not in batch.traces]
-        stored = await self.traces.load(self._ch, pid, need) if need else {}
-        for patch in patches:
-            key = (pid, patch.trace_id)
-            current = batch.traces.get(key) or stored.get(patch.trace_id)
-            batch.traces[key] = merge_trace_patch(current, patch)
-
-    async def _ingestion(self, p: Payload, version: float, batch: _Batch) -> tuple[int, int]:
-        events = decode_events(p.body)
-        pid = p.ref.project_id
-        groups = group_events(events)
-        wanted: dict[str, list[str]] = defaultdict(list)
-        for (entity, body_id), _ in groups.items():
-            wanted[entity].append(body_id)
-        stored_traces = await self._load_missing(self.traces, pid, wanted.get(TRACE, []), batch.traces)
-        stored_obs = await self._load_missing(self.observations, pid, wanted.get(OBSERVATION, []), batch.observations)
-        stored_scores = await self._load_missing(self.scores, pid, wanted.get(SCORE, []), batch.scores)
+    async def _fold_events(
+        self, pid: str, groups: dict[EntityKey, list[IngestionEvent]], version: float, batch: _Batch
+    ) -> None:
         wrappers: list[ObservationRow] = []
         for (entity, body_id), group in groups.items():
             key = (pid, body_id)
             if entity == TRACE:
-                current = batch.traces.get(key) or stored_traces.get(body_id)
-                batch.traces[key] = merge_trace(current, group, pid, version)  # type: ignore[arg-type]
+                batch.traces[key] = merge_trace(batch.traces.get(key), group, pid, version)  # type: ignore[arg-type]
             elif entity == OBSERVATION:
-                current_o = batch.observations.get(key) or stored_obs.get(body_id)
-                row = merge_observation(current_o, group, pid, version)  # type: ignore[arg-type]
+                current = batch.observations.get(key) or batch.stored_observations.get(key)
+                row = merge_observation(current, group, pid, version)  # type: ignore[arg-type]
                 batch.observations[key] = row
+                batch.touched.add(key)
                 if needs_wrapper_trace(row):
                     wrappers.append(row)
             elif entity == SCORE:
-                current_s = batch.scores.get(key) or stored_scores.get(body_id)
-                batch.scores[key] = merge_score(current_s, group, pid, version)  # type: ignore[arg-type]
+                batch.scores[key] = merge_score(batch.scores.get(key), group, pid, version)  # type: ignore[arg-type]
             else:
                 batch.run_items[pid].extend(e for e in group if isinstance(e, DatasetRunItemCreate))
         if wrappers:
@@ -179,13 +206,6 @@ class RowProcessor:
                 key = (pid, w.trace_id)
                 current = batch.traces.get(key) or stored.get(w.trace_id)
                 batch.traces[key] = merge_trace(current, [wrapper_trace_event(w)], pid, version)
-        return len(events), 0
-
-    async def _load_missing(
-        self, cache: RowCache[Any], pid: str, ids: list[str], in_batch: dict[tuple[str, str], Any]
-    ) -> dict[str, Any]:
-        need = [i for i in ids if (pid, i) not in in_batch]
-        return await cache.load(self._ch, pid, need) if need else {}
 
     # -- pricing -----------------------------------------------------------------------------
 

@@ -47,6 +47,11 @@ _READ_SETTINGS = {
     "output_format_json_named_tuples_as_objects": 1,
 }
 
+# Write settings: we batch rows ourselves, so the server-side async-insert buffer only adds a
+# wait; and on a small machine parsing one block in one thread beats splitting it (measured:
+# 159 → 50 µs per 3 KB observation row on chDB).
+_WRITE_SETTINGS = {"async_insert": 0, "input_format_parallel_parsing": 0}
+
 _rows_decoder = msgspec.json.Decoder(list[dict[str, Any]])
 
 
@@ -123,7 +128,8 @@ class ClickHouse:
         """Insert newline-delimited JSON rows (JSONEachRow); returns once ClickHouse committed them."""
         if not data:
             return
-        await self._run(lambda c: c.raw_insert(table, insert_block=data, fmt="JSONEachRow", settings=settings))
+        merged = {**_WRITE_SETTINGS, **(settings or {})}
+        await self._run(lambda c: c.raw_insert(table, insert_block=data, fmt="JSONEachRow", settings=merged))
 
     # -- internals -------------------------------------------------------------------------
 
