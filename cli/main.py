@@ -204,5 +204,51 @@ def keys_revoke(ctx: click.Context, public_key: str, data_dir: str | None) -> No
     run(lambda: revoke_key(settings, public_key))
 
 
+@main.command()
+@click.option("--project", "projects", multiple=True, help="Project id (repeatable; default: all).")
+@click.option("--since", default=None, help="ISO time or a duration back from now (90m, 6h, 7d). Default 24h.")
+@click.option("--until", default=None, help="ISO time or duration back from now. Default now.")
+@click.option("--key", "keys", multiple=True, help="Replay exactly these raw-log keys (e.g. from dead letters).")
+@click.option("--data-dir", default=None)
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    projects: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    keys: tuple[str, ...],
+    data_dir: str | None,
+) -> None:
+    """Process raw payloads from the raw log again (idempotent: never duplicates)."""
+    from datetime import UTC, datetime, timedelta
+
+    from spyglass.cli.replay import parse_when
+    from spyglass.cli.replay import replay as do_replay
+
+    settings = load(ctx, data_dir=data_dir)
+    now = datetime.now(UTC)
+    start = parse_when(since, now - timedelta(hours=24))
+    end = parse_when(until, now)
+    run(lambda: do_replay(settings, projects, start, end, keys))
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """Payloads the worker could never process, with the reason."""
+
+
+@dead_letters.command("list")
+@click.option("--project", default=None)
+@click.option("--limit", type=int, default=100)
+@click.option("--data-dir", default=None)
+@click.pass_context
+def dead_letters_list(ctx: click.Context, project: str | None, limit: int, data_dir: str | None) -> None:
+    """List dead letters, newest first (replay one with `spyglass replay --key KEY`)."""
+    from spyglass.cli.replay import list_dead_letters
+
+    settings = load(ctx, data_dir=data_dir)
+    run(lambda: list_dead_letters(settings, project, limit))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
