@@ -50,6 +50,7 @@ _CONTENT_TYPE = {"pb": "application/x-protobuf", "json": "application/json"}
 ModelsLoader = Callable[[str], Awaitable[Sequence[ModelDefinition]]]
 ExperimentSink = Callable[[str, list[ExperimentItem]], Awaitable[None]]
 RunItemSink = Callable[[str, list[DatasetRunItemCreate]], Awaitable[None]]
+PromptResolver = Callable[[str, list[tuple[str, int]]], Awaitable[dict[tuple[str, int], str]]]
 
 
 def encode_events(events: Sequence[IngestionEvent]) -> bytes:
@@ -84,6 +85,7 @@ class RowProcessor:
         load_models: ModelsLoader | None = None,
         record_experiments: ExperimentSink | None = None,
         record_run_items: RunItemSink | None = None,
+        resolve_prompts: PromptResolver | None = None,
         cache_entries: int = 50_000,
     ) -> None:
         self._ch = ch
@@ -94,6 +96,7 @@ class RowProcessor:
         self._load_models = load_models
         self._record_experiments = record_experiments
         self._record_run_items = record_run_items
+        self._resolve_prompts = resolve_prompts
 
     # -- Processor protocol ------------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class RowProcessor:
                 await self._fold_events(p.ref.project_id, data, version, batch)
                 prepared.done.append((p, items, 0))
         await self._price(batch)
+        await self._link_prompts(batch)
         for pid, items_ in batch.experiments.items():
             if self._record_experiments is not None:
                 await self._record_experiments(pid, items_)
@@ -206,6 +210,24 @@ class RowProcessor:
                 key = (pid, w.trace_id)
                 current = batch.traces.get(key) or stored.get(w.trace_id)
                 batch.traces[key] = merge_trace(current, [wrapper_trace_event(w)], pid, version)
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    async def _link_prompts(self, batch: _Batch) -> None:
+        """Generations that name a prompt version get its id (prompt metrics and links use it)."""
+        if self._resolve_prompts is None:
+            return
+        wanted: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        for (pid, _), row in batch.observations.items():
+            if row.prompt_name and row.prompt_version is not None and row.prompt_id is None:
+                wanted[pid].add((row.prompt_name, row.prompt_version))
+        for pid, pairs in wanted.items():
+            ids = await self._resolve_prompts(pid, sorted(pairs))
+            for key, row in batch.observations.items():
+                if key[0] == pid and row.prompt_name and row.prompt_version is not None and row.prompt_id is None:
+                    prompt_id = ids.get((row.prompt_name, row.prompt_version))
+                    if prompt_id is not None:
+                        batch.observations[key] = msgspec.structs.replace(row, prompt_id=prompt_id)
 
     # -- pricing -----------------------------------------------------------------------------
 

@@ -13,7 +13,10 @@ from spyglass.collector.config import CollectorConfig
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.process import RowProcessor
 from spyglass.collector.worker.recovery import Watermark, recover
+from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
+from spyglass.store.postgres.models_repo import load_model_definitions
+from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.queue import MemoryQueue
 from spyglass.store.stores import Stores
@@ -62,18 +65,10 @@ async def _keep_watermark(worker: IngestWorker, stores: Stores, watermark: Water
 
 
 def _hooks(stores: Stores) -> dict[str, object]:
-    hooks: dict[str, object] = {}
-    try:
-        from spyglass.store.postgres.models_repo import load_model_definitions
-    except ImportError:
-        pass
-    else:
-        hooks["load_models"] = lambda pid: load_model_definitions(stores.pg, pid)
-    try:
-        from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
-    except ImportError:
-        pass
-    else:
-        hooks["record_experiments"] = lambda pid, items: record_experiment_items(stores.pg, pid, items)
-        hooks["record_run_items"] = lambda pid, items: record_run_item_events(stores.pg, pid, items)
-    return hooks
+    pool = stores.pg
+    return {
+        "load_models": lambda pid: load_model_definitions(pool, pid),
+        "record_experiments": lambda pid, items: record_experiment_items(pool, pid, items),
+        "record_run_items": lambda pid, items: record_run_item_events(pool, pid, items),
+        "resolve_prompts": lambda pid, pairs: resolve_prompt_ids(pool, pid, pairs),
+    }
