@@ -119,7 +119,7 @@ def build_app(
     async def grpc_ctx(app: web.Application) -> AsyncIterator[None]:
         from spyglass.collector.receivers.otlp_grpc import start_grpc_server
 
-        server, port = await start_grpc_server(settings.collector, app[AUTH], app[INTAKE])
+        server, port = await start_grpc_server(settings.collector, app)
         app[GRPC_PORT] = port
         yield
         await server.stop(grace=settings.api.shutdown_timeout_seconds)

@@ -9,16 +9,18 @@ and transient store failures (retried by exporters).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from spyglass.collector.auth import Authenticator
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.http.errors import ApiError
-from spyglass.collector.intake import Intake, Overloaded
+from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.intake import Overloaded
 from spyglass.collector.otel import OtlpDecodeError
 from spyglass.collector.receivers.inspect import inspect_request
 from spyglass.store.errors import RetryableError
@@ -36,9 +38,11 @@ def _retry_trailer(code: grpc.StatusCode, message: str, seconds: int) -> tuple[t
 
 
 class TraceServiceHandler(grpc.GenericRpcHandler):
-    def __init__(self, auth: Authenticator, intake: Intake) -> None:
-        self._auth = auth
-        self._intake = intake
+    """Reads the authenticator and intake from the app state on every call, like the HTTP
+    handlers, so both receivers always share one pipeline."""
+
+    def __init__(self, state: Mapping[Any, Any]) -> None:
+        self._state = state
 
     def service(self, handler_call_details: grpc.HandlerCallDetails):  # type: ignore[override]
         if handler_call_details.method == EXPORT_METHOD:
@@ -51,11 +55,11 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
             if key == "authorization":
                 header = value if isinstance(value, str) else value.decode("latin-1")
         try:
-            scope = await self._auth.check(header)
+            scope = await self._state[AUTH].check(header)
         except ApiError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
         try:
-            await self._intake.check_capacity()
+            await self._state[INTAKE].check_capacity()
         except Overloaded as exc:
             context.set_trailing_metadata(_retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
@@ -71,7 +75,7 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
         if inspection.rejected_spans == inspection.total_spans:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"every span was invalid: {inspection.message}")
         try:
-            await self._intake.submit(scope.project_id, "otel", "pb", request)
+            await self._state[INTAKE].submit(scope.project_id, "otel", "pb", request)
         except RetryableError as exc:
             log.warning("could not persist an OTLP/gRPC payload: %s", exc)
             msg = "temporarily unable to persist the payload; retry"
@@ -83,14 +87,14 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
         return response.SerializeToString()
 
 
-async def start_grpc_server(cfg: CollectorConfig, auth: Authenticator, intake: Intake) -> tuple[grpc.aio.Server, int]:
+async def start_grpc_server(cfg: CollectorConfig, state: Mapping[Any, Any]) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", cfg.max_body_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
         ],
     )
-    server.add_generic_rpc_handlers((TraceServiceHandler(auth, intake),))
+    server.add_generic_rpc_handlers((TraceServiceHandler(state),))
     port = server.add_insecure_port(f"{cfg.grpc_host}:{cfg.grpc_port}")
     if port == 0:
         from spyglass.store.errors import StartupError

@@ -261,3 +261,33 @@ async def test_grpc_bad_key_is_unauthenticated(spyglass: Harness) -> None:
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         await channel.close()
+
+
+async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harness) -> None:
+    import grpc
+    from google.rpc import error_details_pb2
+
+    keys = await spyglass.new_project()
+    app = spyglass.app
+    assert app is not None
+    original = app[INTAKE]
+    stores = spyglass.stores
+    app[INTAKE] = Intake(stores.events_blob, stores.queue, CollectorConfig(max_backlog=0, retry_after_seconds=4))
+    channel = grpc.aio.insecure_channel(spyglass.grpc_target)
+    try:
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(_request(), metadata=(("authorization", keys.auth_header),))
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        details = dict(info.value.trailing_metadata() or ())
+        status = status_pb2.Status.FromString(details["grpc-status-details-bin"])
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(retry)
+        assert retry.retry_delay.seconds == 4
+    finally:
+        app[INTAKE] = original
+        await channel.close()
