@@ -291,3 +291,17 @@ async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harnes
     finally:
         app[INTAKE] = original
         await channel.close()
+
+
+async def test_huge_attribute_value_is_stored_intact(spyglass: Harness) -> None:
+    keys = await spyglass.new_project()
+    trace_id, (a,) = _ids(1)
+    big = "x" * (3 * 1024 * 1024)
+    resp = await _post(spyglass, keys, _request(_span(trace_id, a, "big", **{"input.value": big})))
+    assert resp.status == 200
+    await spyglass.wait_idle()
+    rows = await spyglass.stores.ch.rows(
+        "SELECT length(input) AS n FROM observations WHERE project_id = {p:String} AND trace_id = {t:String}",
+        {"p": keys.project_id, "t": trace_id.hex()},
+    )
+    assert rows == [{"n": len(big)}]

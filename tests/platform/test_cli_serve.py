@@ -243,3 +243,30 @@ def test_replay_rebuilds_lost_rows_without_duplicates(tmp_path: Path) -> None:
     assert _chdb(data_dir, "SELECT uniqExact(id), count() FROM observations FINAL") == [[25, 25]]
     letters = _admin(env, "dead-letters", "list")
     assert letters.returncode == 0 and "no dead letters" in letters.stdout
+
+
+def test_unreachable_s3_is_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(
+        tmp_path,
+        LANGFUSE_S3_EVENT_UPLOAD_BUCKET="events",
+        LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT=f"http://127.0.0.1:{port}",
+        LANGFUSE_S3_EVENT_UPLOAD_ACCESS_KEY_ID="k",
+        LANGFUSE_S3_EVENT_UPLOAD_SECRET_ACCESS_KEY="secret-value",
+        LANGFUSE_S3_EVENT_UPLOAD_FORCE_PATH_STYLE="true",
+    )
+    r = subprocess.run([*SPYGLASS, "serve"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if line.startswith("spyglass:")]
+    assert len(lines) == 1 and "blob store 'events'" in lines[0] and str(port) in lines[0], r.stderr
+    assert "secret-value" not in r.stderr
+
+
+def test_unreachable_clickhouse_server_is_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path, CLICKHOUSE_URL=f"http://default:chpw@127.0.0.1:{port}")
+    r = subprocess.run([*SPYGLASS, "serve"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if line.startswith("spyglass:")]
+    assert len(lines) == 1 and "clickhouse" in lines[0] and str(port) in lines[0], r.stderr
+    assert "chpw" not in r.stderr
