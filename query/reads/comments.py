@@ -1,0 +1,147 @@
+"""Comments (Postgres) on traces, observations, sessions and prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from spyglass.collector.http.errors import ApiError, bad_request, not_found
+from spyglass.query.reads import live
+from spyglass.query.reads.params import Page
+from spyglass.query.reads.sql import STRING, Params, latest
+from spyglass.query.reads.values import iso_dt
+from spyglass.store.clickhouse.client import ClickHouse
+from spyglass.store.postgres.faults import db_errors
+from spyglass.store.postgres.ids import new_id
+
+OBJECT_TYPES = ("TRACE", "OBSERVATION", "SESSION", "PROMPT")
+MAX_CONTENT = 5000
+
+_COLUMNS = "id, project_id, object_type, object_id, content, author_user_id, created_at, updated_at"
+
+
+def _field(name: str, message: str) -> ApiError:
+    return bad_request(f"Invalid request body: '{name}' {message}")
+
+
+class NewComment:
+    def __init__(self, body: Mapping[str, Any], project_id: str) -> None:
+        claimed = body.get("projectId")
+        if claimed is not None and claimed != project_id:
+            raise _field("projectId", "does not match the project of the API key")
+        object_type = body.get("objectType")
+        if not isinstance(object_type, str) or object_type.upper() not in OBJECT_TYPES:
+            raise _field("objectType", f"must be one of {', '.join(OBJECT_TYPES)}, got {object_type!r}")
+        self.object_type = object_type.upper()
+        object_id = body.get("objectId")
+        if not isinstance(object_id, str) or not object_id:
+            raise _field("objectId", "is required and must be a non-empty string")
+        self.object_id = object_id
+        content = body.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise _field("content", "is required and must be a non-empty string")
+        if len(content) > MAX_CONTENT:
+            raise _field("content", f"must be at most {MAX_CONTENT} characters, got {len(content)}")
+        self.content = content
+        author = body.get("authorUserId")
+        if author is not None and not isinstance(author, str):
+            raise _field("authorUserId", "must be a string")
+        self.author_user_id: str | None = author
+
+
+async def object_exists(ch: ClickHouse, pg: asyncpg.Pool, project_id: str, object_type: str, object_id: str) -> bool:
+    """Whether the commented object is live in the project (comments cannot dangle at creation)."""
+    if object_type == "PROMPT":
+        with db_errors():
+            found = await pg.fetchval("SELECT 1 FROM prompts WHERE project_id = $1 AND id = $2", project_id, object_id)
+        return found is not None
+    params = Params(p=project_id)
+    bound = params.bind(object_id, STRING)
+    if object_type == "SESSION":
+        inner = latest(
+            "traces",
+            "id, session_id, is_deleted",
+            [live.PROJECT, f"id IN (SELECT id FROM traces WHERE {live.PROJECT} AND session_id = {bound})"],
+        )
+        sql = f"SELECT count() AS n FROM ({inner}) WHERE is_deleted = 0 AND session_id = {bound}"
+    else:
+        table = "traces" if object_type == "TRACE" else "observations"
+        inner = latest(table, "id, is_deleted", [live.PROJECT, f"id = {bound}"])
+        sql = f"SELECT count() AS n FROM ({inner}) WHERE is_deleted = 0"
+    rows = await ch.rows(sql, params.values)
+    return bool(rows and rows[0]["n"])
+
+
+async def author_is_member(pg: asyncpg.Pool, organization_id: str, user_id: str) -> bool:
+    with db_errors():
+        found = await pg.fetchval(
+            "SELECT 1 FROM organization_memberships WHERE org_id = $1 AND user_id = $2", organization_id, user_id
+        )
+    return found is not None
+
+
+async def create(pg: asyncpg.Pool, project_id: str, c: NewComment) -> str:
+    comment_id = new_id()
+    with db_errors():
+        await pg.execute(
+            "INSERT INTO comments (id, project_id, object_type, object_id, content, author_user_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            comment_id,
+            project_id,
+            c.object_type,
+            c.object_id,
+            c.content,
+            c.author_user_id,
+        )
+    return comment_id
+
+
+async def get(pg: asyncpg.Pool, project_id: str, comment_id: str) -> dict[str, Any]:
+    with db_errors():
+        row = await pg.fetchrow(
+            f"SELECT {_COLUMNS} FROM comments WHERE project_id = $1 AND id = $2", project_id, comment_id
+        )
+    if row is None:
+        raise not_found("Comment not found within authorized project")
+    return shape(row)
+
+
+async def page(
+    pg: asyncpg.Pool,
+    project_id: str,
+    pg_page: Page,
+    *,
+    object_type: str | None,
+    object_id: str | None,
+    author_user_id: str | None,
+) -> tuple[list[dict[str, Any]], int]:
+    # Optional filters as "$n IS NULL OR col = $n", so the statement text never varies.
+    where = (
+        "project_id = $1 AND ($2::text IS NULL OR object_type = $2) AND ($3::text IS NULL OR object_id = $3) "
+        "AND ($4::text IS NULL OR author_user_id = $4)"
+    )
+    args = (project_id, object_type, object_id, author_user_id)
+    with db_errors():
+        rows = await pg.fetch(
+            f"SELECT {_COLUMNS} FROM comments WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+            *args,
+            pg_page.limit,
+            pg_page.offset,
+        )
+        total = await pg.fetchval(f"SELECT count(*) FROM comments WHERE {where}", *args)
+    return [shape(r) for r in rows], int(total)
+
+
+def shape(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "projectId": row["project_id"],
+        "createdAt": iso_dt(row["created_at"]),
+        "updatedAt": iso_dt(row["updated_at"]),
+        "objectType": row["object_type"],
+        "objectId": row["object_id"],
+        "content": row["content"],
+        "authorUserId": row["author_user_id"],
+    }

@@ -1,0 +1,69 @@
+"""SQL fragments for "the live rows": newest version per id, tombstones dropped.
+
+Versions of one row may differ in sort-key columns (a trace's timestamp moves to its root span's
+start; see `spyglass.collector.otel.trace_patch`), so a time-bounded read dedupes over a window
+widened by `SLACK` and applies the exact bounds to the newest version only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from spyglass.query.reads.sql import STRINGS, TIME, Params, latest, where
+
+# How far a row's versions may lie outside the window a read asks for (a trace's timestamp can
+# move back to its root span's start once that span arrives).
+SLACK = timedelta(days=1)
+
+PROJECT = "project_id = {p:String}"
+
+TRACE_FILTER_COLUMNS = (
+    "id, name, user_id, session_id, release, version, environment, tags, public, bookmarked, metadata, is_deleted"
+)
+
+
+def time_window(column: str, params: Params, start: datetime | None, end: datetime | None) -> list[str]:
+    """Widened bounds on `column` for the dedupe pass (see module docstring)."""
+    out = []
+    if start is not None:
+        out.append(f"{column} >= {params.bind(start - SLACK, TIME)}")
+    if end is not None:
+        out.append(f"{column} < {params.bind(end + SLACK, TIME)}")
+    return out
+
+
+def exact_window(column: str, params: Params, start: datetime | None, end: datetime | None) -> list[str]:
+    out = []
+    if start is not None:
+        out.append(f"{column} >= {params.bind(start, TIME)}")
+    if end is not None:
+        out.append(f"{column} < {params.bind(end, TIME)}")
+    return out
+
+
+def live_trace_ids(conditions: list[str]) -> str:
+    """A subquery of the ids of live traces (of `{p}`) whose newest version meets `conditions`.
+
+    The inner `id IN` narrows the dedupe to traces that have *some* matching version (a superset
+    the bloom-filter indexes on user_id, session_id and tags can find quickly); the outer filter
+    then judges the newest version only.
+    """
+    cond = where(conditions)
+    candidates = f"id IN (SELECT id FROM traces WHERE {PROJECT} AND {cond})"
+    inner = latest("traces", TRACE_FILTER_COLUMNS, [PROJECT, candidates])
+    return f"SELECT id FROM ({inner}) WHERE is_deleted = 0 AND {cond}"
+
+
+def ids_condition(column: str, ids: list[str], params: Params) -> str:
+    return f"{column} IN {params.bind(ids, STRINGS)}"
+
+
+def newest_live(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest version of each id (by `version_us`), tombstones dropped."""
+    newest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen = newest.get(r["id"])
+        if seen is None or int(r["version_us"]) > int(seen["version_us"]):
+            newest[r["id"]] = r
+    return [r for r in newest.values() if not r["is_deleted"]]
