@@ -139,6 +139,13 @@ class RowProcessor:
         prepared.scores = list(batch.scores.values())
         return prepared
 
+    def forget_project(self, project_id: str) -> None:
+        """Drop cached rows of a project whose rows were deleted, so merges re-read the store
+        (where tombstones hide them) instead of reviving deleted content."""
+        self.traces.forget_project(project_id)
+        self.observations.forget_project(project_id)
+        self.scores.forget_project(project_id)
+
     def committed(self, prepared: Prepared) -> None:
         self.traces.put_many(prepared.traces)
         self.observations.put_many(prepared.observations)

@@ -15,7 +15,8 @@ from spyglass.collector.worker.process import RowProcessor
 from spyglass.collector.worker.recovery import Watermark, recover
 from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
-from spyglass.store.postgres.models_repo import listen_for_model_changes, load_model_definitions
+from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, load_model_definitions
+from spyglass.store.postgres.notify import ROWS_DELETED, listen
 from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.queue import MemoryQueue
@@ -42,9 +43,10 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
         since = watermark.read()
         projects = [p.id for p in await Tenancy(stores.pg).list_projects(include_deleted=True)]
         await recover(stores.ch, stores.events_blob, stores.queue, projects, since if since is not None else 0.0)
-    # Project models change prices of new data: drop the matcher's cache for a project whenever
-    # any process (this one's API included) commits a change to its models.
-    async with listen_for_model_changes(stores.pg, processor.matcher.invalidate):
+    # Any process (this one's API included) may change a project's models (prices of new data)
+    # or delete its rows (cached merge state): drop what this worker cached for that project.
+    handlers = {MODELS_CHANGED_CHANNEL: processor.matcher.invalidate, ROWS_DELETED: processor.forget_project}
+    async with listen(stores.pg, handlers):
         async with _running(worker, stores, watermark):
             yield worker
 

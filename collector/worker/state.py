@@ -50,6 +50,10 @@ class RowCache(Generic[R]):
         for i in ids:
             self._rows.pop((project_id, i), None)
 
+    def forget_project(self, project_id: str) -> None:
+        for key in [k for k in self._rows if k[0] == project_id]:
+            del self._rows[key]
+
     async def load(self, ch: ClickHouse, project_id: str, ids: Iterable[str]) -> dict[str, R]:
         """Rows for `ids`: cached ones, plus one ClickHouse read for the rest."""
         found: dict[str, R] = {}

@@ -17,9 +17,10 @@ Two steps:
 If the process stops before a purge ran, the rows stay hidden; the purge is not retried (they are
 removed with the project's retention or a later delete of the same ids).
 
-Caches of rows elsewhere in the process (the ingestion worker merges updates into the rows it
-wrote last) must drop deleted rows, or a late update would bring their old content back:
-`add_listener` registers a callback told `(project_id, table, ids)` after every delete.
+Workers cache the rows they wrote last (they merge updates into them), in this process or in
+others: after every delete a `spyglass_rows_deleted` notification with the project id goes out
+through PostgreSQL, and every worker drops that project's cached rows, or a late update would
+bring deleted content back.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 
 from spyglass.collector.worker.encode import json_each_row
@@ -37,6 +39,7 @@ from spyglass.query.reads.sql import STRINGS, TIME, Params
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import TIME_COLUMNS, ObservationRow, ScoreRow, TraceRow
 from spyglass.store.errors import StoreError
+from spyglass.store.postgres.notify import ROWS_DELETED, notify
 
 log = logging.getLogger("spyglass.query.deletion")
 
@@ -66,29 +69,12 @@ _CHUNK = 1000
 # Purges running in the background; kept referenced so they are not garbage-collected mid-way.
 _purges: set[asyncio.Task[None]] = set()
 
-DeleteListener = Callable[[str, str, list[str]], None]
-_listeners: list[DeleteListener] = []
 
-
-def add_listener(listener: DeleteListener) -> None:
-    """Call `listener(project_id, table, ids)` after rows are deleted (e.g. to evict a cache)."""
-    _listeners.append(listener)
-
-
-def remove_listener(listener: DeleteListener) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
-
-
-def _notify(project_id: str, table: str, rows: Iterable[msgspec.Struct]) -> None:
-    ids = sorted({row.id for row in rows})  # type: ignore[attr-defined]
-    if not ids:
-        return
-    for listener in list(_listeners):
-        try:
-            listener(project_id, table, ids)
-        except Exception:  # a broken listener must not fail the delete the client asked for
-            log.exception("delete listener failed for %s %s", table, ids[:3])
+async def _notify(pool: asyncpg.Pool, project_id: str) -> None:
+    try:
+        await notify(pool, ROWS_DELETED, project_id)
+    except StoreError:  # the rows are hidden already; a worker missing this only risks a stale cache
+        log.exception("could not tell workers about deleted rows of project %s", project_id)
 
 
 def _select(kind: type[msgspec.Struct]) -> str:
@@ -135,7 +121,7 @@ def _version_ts(*groups: Iterable[msgspec.Struct]) -> float:
     return max(time.time(), newest + 1e-6)
 
 
-async def delete_traces(ch: ClickHouse, project_id: str, trace_ids: list[str]) -> None:
+async def delete_traces(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, trace_ids: list[str]) -> None:
     """Hide the traces, their observations and their scores now; purge them in the background."""
     ids = sorted(set(trace_ids))
     if not ids:
@@ -151,7 +137,7 @@ async def delete_traces(ch: ClickHouse, project_id: str, trace_ids: list[str]) -
     for table, rows in (("observations", observations), ("scores", scores), ("traces", traces)):
         if rows:
             await ch.insert_json(table, json_each_row(_tombstones(rows, version_ts)))
-            _notify(project_id, table, rows)
+    await _notify(pool, project_id)
     _purge_later(
         ch,
         project_id,
@@ -160,7 +146,7 @@ async def delete_traces(ch: ClickHouse, project_id: str, trace_ids: list[str]) -
     )
 
 
-async def delete_score(ch: ClickHouse, project_id: str, score_id: str) -> bool:
+async def delete_score(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, score_id: str) -> bool:
     """Hide one score now and purge it later; False when there is no live score with that id."""
     rows = await _versions(ch, ScoreRow, project_id, "id", [score_id])
     newest = max(rows, key=lambda r: r.event_ts, default=None)
@@ -168,7 +154,7 @@ async def delete_score(ch: ClickHouse, project_id: str, score_id: str) -> bool:
         return False
     version_ts = _version_ts(rows)
     await ch.insert_json("scores", json_each_row(_tombstones(rows, version_ts)))
-    _notify(project_id, "scores", rows)
+    await _notify(pool, project_id)
     _purge_later(ch, project_id, version_ts, [("scores", "id", [score_id])])
     return True
 

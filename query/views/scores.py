@@ -79,7 +79,7 @@ async def get_score(request: web.Request) -> web.Response:
 async def delete_score(request: web.Request) -> web.Response:
     pid = await project_id(request)
     score_id = request.match_info["scoreId"]
-    if not await deletion.delete_score(request.app[STORES].ch, pid, score_id):
+    if not await deletion.delete_score(request.app[STORES].ch, request.app[STORES].pg, pid, score_id):
         raise not_found(f"Score not found within authorized project: {score_id}")
     return json_response({"message": "Score deleted successfully"})
 

@@ -94,7 +94,7 @@ async def get_trace(request: web.Request) -> web.Response:
 
 async def delete_trace(request: web.Request) -> web.Response:
     pid = await project_id(request)
-    await deletion.delete_traces(request.app[STORES].ch, pid, [request.match_info["traceId"]])
+    await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, [request.match_info["traceId"]])
     return json_response({"message": "Trace deleted successfully"})
 
 
@@ -104,7 +104,7 @@ async def delete_traces(request: web.Request) -> web.Response:
     ids = body.get("traceIds")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise bad_request("Invalid request body: 'traceIds' must be a non-empty array of trace id strings")
-    await deletion.delete_traces(request.app[STORES].ch, pid, ids)
+    await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, ids)
     return json_response({"message": "Traces deleted successfully"})
 
 

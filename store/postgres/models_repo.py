@@ -6,11 +6,10 @@ worker in agreement. Project models live in `models`/`pricing_tiers`/`prices`.
 
 Cost inference for new data: the ingestion worker keeps one `ModelMatcher` and registers each
 project's models with `await ModelsRepo(pool).for_project(project_id)`. When a project's models
-change, the matcher must forget them:
-
-  * in the same process, `on_models_changed(matcher.invalidate)` receives the project id;
-  * in another process, `listen_for_model_changes(pool, matcher.invalidate)` receives the same
-    notification through Postgres LISTEN/NOTIFY (sent in the writing transaction).
+change, the matcher must forget them: every write sends a `spyglass_models_changed`
+notification (Postgres NOTIFY, in the writing transaction, so it arrives on commit) that
+workers in this and every other process receive with `listen_for_model_changes` or
+`spyglass.store.postgres.notify.listen`.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from spyglass.collector.pricing import ModelDefinition, PricingTier, tier_condit
 from spyglass.collector.pricing.catalog import CATALOG_FILE
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.notify import listen
 
 log = logging.getLogger(__name__)
 
@@ -94,48 +94,12 @@ class NewModel(msgspec.Struct, frozen=True, kw_only=True):
 
 # ---- change notification --------------------------------------------------------------------
 
-_listeners: list[Callable[[str], object]] = []
-
-
-def on_models_changed(callback: Callable[[str], object]) -> Callable[[], None]:
-    """Call `callback(project_id)` after every committed change to a project's models in this
-    process. Returns a function that unsubscribes."""
-    _listeners.append(callback)
-
-    def unsubscribe() -> None:
-        with contextlib.suppress(ValueError):
-            _listeners.remove(callback)
-
-    return unsubscribe
-
-
-def models_changed(project_id: str) -> None:
-    """Tell this process's subscribers that `project_id`'s models changed."""
-    for callback in list(_listeners):
-        try:
-            callback(project_id)
-        except Exception:
-            # One broken subscriber must not stop the others from dropping stale prices.
-            log.exception("models-changed subscriber failed for project %s", project_id)
-
 
 @contextlib.asynccontextmanager
 async def listen_for_model_changes(pool: asyncpg.Pool, callback: Callable[[str], object]) -> AsyncIterator[None]:
-    """Receive other processes' model changes while the context is open (holds one connection)."""
-
-    def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-        try:
-            callback(payload)
-        except Exception:
-            log.exception("models-changed listener failed for project %s", payload)
-
-    async with pool.acquire() as conn:
-        await conn.add_listener(MODELS_CHANGED_CHANNEL, on_notify)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                await conn.remove_listener(MODELS_CHANGED_CHANNEL, on_notify)
+    """Receive every process's model changes (the project id) while the context is open."""
+    async with listen(pool, {MODELS_CHANGED_CHANNEL: callback}):
+        yield
 
 
 # ---- built-in catalog -----------------------------------------------------------------------
@@ -291,7 +255,6 @@ class ModelsRepo:
                 await _notify(conn, project_id)
                 rows = await conn.fetch(f"SELECT {_MODEL_COLS} FROM models WHERE id = $1", model_id)
                 record = (await _with_tiers(conn, rows))[0]
-        models_changed(project_id)
         return record
 
     async def replace(self, project_id: str, model_id: str, model: NewModel) -> ModelRecord:
@@ -308,7 +271,6 @@ class ModelsRepo:
                 await _notify(conn, project_id)
                 rows = await conn.fetch(f"SELECT {_MODEL_COLS} FROM models WHERE id = $1", model_id)
                 record = (await _with_tiers(conn, rows))[0]
-        models_changed(project_id)
         return record
 
     async def delete(self, project_id: str, model_id: str) -> bool:
@@ -322,7 +284,6 @@ class ModelsRepo:
                     await _notify(conn, project_id)
         if deleted is None:
             return False
-        models_changed(project_id)
         return True
 
 

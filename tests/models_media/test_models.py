@@ -22,7 +22,6 @@ from spyglass.store.postgres.models_repo import (
     builtin_models,
     listen_for_model_changes,
     load_model_definitions,
-    on_models_changed,
 )
 from tests.harness import Harness, ProjectKeys
 
@@ -266,9 +265,7 @@ async def test_projects_cannot_see_or_change_each_others_models(spyglass: Harnes
 async def test_project_model_overrides_builtin_in_the_matcher_and_changes_are_announced(spyglass: Harness) -> None:
     keys = await spyglass.new_project()
     client = api(spyglass, keys)
-    announced: list[str] = []
     notified: asyncio.Queue[str] = asyncio.Queue()
-    unsubscribe = on_models_changed(announced.append)
     matcher = ModelMatcher()
 
     async def reload_if_needed() -> None:
@@ -277,29 +274,24 @@ async def test_project_model_overrides_builtin_in_the_matcher_and_changes_are_an
                 keys.project_id, await load_model_definitions(spyglass.stores.pg, keys.project_id)
             )
 
-    try:
-        async with listen_for_model_changes(spyglass.stores.pg, notified.put_nowait):
-            await reload_if_needed()
-            assert matcher.match(keys.project_id, "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
+    async with listen_for_model_changes(spyglass.stores.pg, notified.put_nowait):
+        await reload_if_needed()
+        assert matcher.match(keys.project_id, "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
 
-            own = await asyncio.to_thread(
-                client.models.create, model_name="gpt-4o", match_pattern="(?i)^gpt-4o$", unit="TOKENS", input_price=1.0
-            )
-            assert announced == [keys.project_id]
-            assert await asyncio.wait_for(notified.get(), 5) == keys.project_id
-            matcher.invalidate(keys.project_id)
-            await reload_if_needed()
-            assert matcher.match(keys.project_id, "GPT-4o").id == own.id  # type: ignore[union-attr]
-            assert matcher.match("some-other-project", "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
+        own = await asyncio.to_thread(
+            client.models.create, model_name="gpt-4o", match_pattern="(?i)^gpt-4o$", unit="TOKENS", input_price=1.0
+        )
+        assert await asyncio.wait_for(notified.get(), 5) == keys.project_id
+        matcher.invalidate(keys.project_id)
+        await reload_if_needed()
+        assert matcher.match(keys.project_id, "GPT-4o").id == own.id  # type: ignore[union-attr]
+        assert matcher.match("some-other-project", "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
 
-            await asyncio.to_thread(client.models.delete, own.id)
-            assert announced == [keys.project_id, keys.project_id]
-            assert await asyncio.wait_for(notified.get(), 5) == keys.project_id
-            matcher.invalidate(keys.project_id)
-            await reload_if_needed()
-            assert matcher.match(keys.project_id, "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
-    finally:
-        unsubscribe()
+        await asyncio.to_thread(client.models.delete, own.id)
+        assert await asyncio.wait_for(notified.get(), 5) == keys.project_id
+        matcher.invalidate(keys.project_id)
+        await reload_if_needed()
+        assert matcher.match(keys.project_id, "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
     assert builtin_catalog()[0].id == builtin_models()[0].id  # the API lists what the matcher uses
 
 

@@ -111,21 +111,3 @@ async def test_delete_validation(api: Api) -> None:
     for body in ({}, {"traceIds": []}, {"traceIds": "abc"}, {"traceIds": [1, 2]}):
         status, err = await api.call("DELETE", "/api/public/traces", json=body)
         assert status == 400 and "'traceIds'" in err["message"], body
-
-
-async def test_listeners_hear_every_deleted_row(spyglass: Harness, api: Api) -> None:
-    from spyglass.query.reads import deletion
-
-    tid, oid, sid = await seed_trace(spyglass, api, unique("sess"))
-    heard: list[tuple[str, str, list[str]]] = []
-
-    def listener(project_id: str, table: str, ids: list[str]) -> None:
-        heard.append((project_id, table, ids))
-
-    deletion.add_listener(listener)
-    try:
-        await api.call("DELETE", f"/api/public/traces/{tid}")
-    finally:
-        deletion.remove_listener(listener)
-    pid = api.project_id
-    assert sorted(heard) == sorted([(pid, "traces", [tid]), (pid, "observations", [oid]), (pid, "scores", [sid])])
