@@ -21,6 +21,7 @@ clients order by.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -80,6 +81,9 @@ class CompiledQuery(msgspec.Struct, frozen=True):
     sql: str
     params: dict[str, Any]
     columns: tuple[OutputColumn, ...]
+
+
+_ANY = re.compile(r"\bany\(")
 
 
 def auto_granularity(start: datetime, end: datetime) -> str:
@@ -286,11 +290,21 @@ def compile_query(query: MetricsQuery, project_id: str, version: Version) -> Com
         order[0] += f" WITH FILL FROM {bucket}({T_FROM}) TO {bucket}({T_TO}) + {step} STEP {step}"
 
     joins = " ".join(view.relations[r] for r in relations)
+    fanout = {d.relation for d in view.dimensions.values() if d.fanout}
+    if fanout.intersection(relations):
+        entity_level = f"WHERE {' AND '.join(where)} GROUP BY {', '.join(inner_group)}"
+    else:
+        # When no one-to-many relation is joined (by a dimension or a filter), every entity is
+        # one row, so grouping by entity is a no-op that costs a hash table of every id (10M
+        # observations: >2 GB, a minute). Read each row once instead; `any(x)` of a one-row
+        # group is just `x`.
+        inner = [_ANY.sub("(", column) for column in inner]
+        entity_level = f"WHERE {' AND '.join(where)}"
     sql = (
         f"WITH {base_cte(table, view.time_column)} "
         f"SELECT {', '.join(outer)} FROM ("
         f"SELECT {', '.join(inner)} FROM base AS {table} {joins} "
-        f"WHERE {' AND '.join(where)} GROUP BY {', '.join(inner_group)}"
+        f"{entity_level}"
         ")"
         + (f" GROUP BY {', '.join(outer_group)}" if outer_group else "")
         + (f" ORDER BY {', '.join(order)}" if order else "")
