@@ -217,8 +217,10 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--legacy", action="store_true")
+    ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
     args = ap.parse_args()
-    server = Server().start()
+    env = {} if args.map_processes is None else {"SPYGLASS_COLLECTOR__WORKER_CONCURRENCY": str(args.map_processes)}
+    server = Server(extra_env=env).start()
     try:
         if args.legacy:
             asyncio.run(legacy(server, args.spans, 100, args.senders))

@@ -19,6 +19,7 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True):
     # Worker batching into ClickHouse.
     batch_max_rows: int = 20_000
     batch_max_wait_ms: int = 250
+    # Processes decoding and mapping OTLP payloads beside the worker (0: a thread of its own).
     worker_concurrency: int = 1
     # A payload that fails this many times goes to the dead-letter area.
     max_attempts: int = 5

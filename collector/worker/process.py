@@ -28,16 +28,10 @@ from spyglass.collector.events import (
     needs_wrapper_trace,
     wrapper_trace_event,
 )
-from spyglass.collector.otel import (
-    ExperimentItem,
-    MapResult,
-    OtlpDecodeError,
-    decode_otlp,
-    map_export,
-    merge_trace_patch,
-)
+from spyglass.collector.otel import ExperimentItem, MapResult, merge_trace_patch
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher, compute_cost, usage_with_total
 from spyglass.collector.worker.loop import Payload, Prepared
+from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.state import RowCache
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
@@ -45,7 +39,6 @@ from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
 log = logging.getLogger("spyglass.worker")
 
 _events_decoder = msgspec.json.Decoder(list[IngestionEvent])
-_CONTENT_TYPE = {"pb": "application/x-protobuf", "json": "application/json"}
 
 ModelsLoader = Callable[[str], Awaitable[Sequence[ModelDefinition]]]
 ExperimentSink = Callable[[str, list[ExperimentItem]], Awaitable[None]]
@@ -86,6 +79,7 @@ class RowProcessor:
         record_experiments: ExperimentSink | None = None,
         record_run_items: RunItemSink | None = None,
         resolve_prompts: PromptResolver | None = None,
+        mapper: PayloadMapper | None = None,
         cache_entries: int = 50_000,
     ) -> None:
         self._ch = ch
@@ -97,6 +91,7 @@ class RowProcessor:
         self._record_experiments = record_experiments
         self._record_run_items = record_run_items
         self._resolve_prompts = resolve_prompts
+        self._mapper = mapper or PayloadMapper(0)
 
     # -- Processor protocol ------------------------------------------------------------------
 
@@ -104,17 +99,29 @@ class RowProcessor:
         prepared = Prepared(done=[], failed=[])
         batch = _Batch()
         parsed: list[tuple[Payload, MapResult | dict[EntityKey, list[IngestionEvent]], int]] = []
-        for p in sorted(payloads, key=lambda p: p.ref.received_us):
-            try:
-                if p.ref.source == "otel":
-                    export = decode_otlp(p.body, _CONTENT_TYPE[p.ref.fmt])
-                    result = map_export(export, project_id=p.ref.project_id, received_at=p.ref.received_us / 1e6)
-                    parsed.append((p, result, len(result.observations)))
+        ordered = sorted(payloads, key=lambda p: p.ref.received_us)
+        otel = [p for p in ordered if p.ref.source == "otel"]
+        mapped = dict(
+            zip(
+                (id(p) for p in otel),
+                await self._mapper.map([(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6) for p in otel]),
+                strict=True,
+            )
+        )
+        for p in ordered:
+            if p.ref.source == "otel":
+                result = mapped[id(p)]
+                if isinstance(result, str):
+                    prepared.failed.append((p, f"undecodable otel payload: {result}"))
                 else:
-                    events = decode_events(p.body)
-                    parsed.append((p, group_events(events), len(events)))
-            except (OtlpDecodeError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    parsed.append((p, result, len(result.observations)))
+                continue
+            try:
+                events = decode_events(p.body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 prepared.failed.append((p, f"undecodable {p.ref.source} payload: {exc}"))
+                continue
+            parsed.append((p, group_events(events), len(events)))
         # Merges need the stored version of every entity the batch touches: one read per table
         # and project for the whole batch (most hits come from the worker's own cache).
         await self._load_state(parsed, batch)

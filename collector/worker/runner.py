@@ -11,6 +11,7 @@ from pathlib import Path
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.worker.loop import IngestWorker
+from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
 from spyglass.collector.worker.recovery import Watermark, recover
 from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
@@ -27,7 +28,8 @@ log = logging.getLogger("spyglass.worker")
 
 @contextlib.asynccontextmanager
 async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -> AsyncIterator[IngestWorker]:
-    processor = RowProcessor(stores.ch, **_hooks(stores))
+    mapper = PayloadMapper(cfg.worker_concurrency)
+    processor = RowProcessor(stores.ch, mapper=mapper, **_hooks(stores))
     worker = IngestWorker(
         ch=stores.ch,
         blob=stores.events_blob,
@@ -46,9 +48,11 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
     # Any process (this one's API included) may change a project's models (prices of new data)
     # or delete its rows (cached merge state): drop what this worker cached for that project.
     handlers = {MODELS_CHANGED_CHANNEL: processor.matcher.invalidate, ROWS_DELETED: processor.forget_project}
-    async with listen(stores.pg, handlers):
-        async with _running(worker, stores, watermark):
+    try:
+        async with listen(stores.pg, handlers), _running(worker, stores, watermark):
             yield worker
+    finally:
+        await asyncio.to_thread(mapper.close)
 
 
 @contextlib.asynccontextmanager

@@ -37,8 +37,13 @@ async def test_a_new_project_model_prices_new_data_at_once(spyglass: Harness) ->
     model = f"in-house-llm-{time.time_ns()}"
     before = await _generation(spyglass, keys, model)
     assert await _cost(spyglass, keys.project_id, before) is None  # unknown model: no cost
-    body = {"modelName": model, "matchPattern": f"(?i)^{model}$", "unit": "TOKENS",
-            "inputPrice": 0.001, "outputPrice": 0.002}
+    body = {
+        "modelName": model,
+        "matchPattern": f"(?i)^{model}$",
+        "unit": "TOKENS",
+        "inputPrice": 0.001,
+        "outputPrice": 0.002,
+    }
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{spyglass.url}/api/public/models", json=body, headers=keys.headers) as r:
             assert r.status in (200, 201), await r.text()
