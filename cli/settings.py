@@ -69,29 +69,6 @@ class BlobsSection(_Strict):
     exports: BlobSection = BlobSection()
 
 
-class ApiSection(_Strict):
-    host: str = "127.0.0.1"
-    port: int = 3000
-    public_url: str | None = None
-    shutdown_timeout_seconds: float = 10.0
-    api_key_cache_seconds: int = 30
-
-
-class CollectorSection(_Strict):
-    max_body_bytes: int = 20 * 1024 * 1024
-    max_ingestion_body_bytes: int = 20 * 1024 * 1024
-    grpc_enabled: bool = True
-    grpc_host: str = "127.0.0.1"
-    grpc_port: int = 4317
-    max_backlog: int = 2000
-    retry_after_seconds: int = 2
-    batch_max_rows: int = 20_000
-    batch_max_wait_ms: int = 250
-    worker_concurrency: int = 1
-    max_attempts: int = 5
-    visibility_timeout_seconds: float = 60.0
-
-
 class InitSection(_Strict):
     org_id: str | None = None
     org_name: str | None = None
@@ -111,8 +88,8 @@ class _File(_Strict):
     encryption_key: str | None = None
     log_level: str = "info"
     log_format: str = "text"
-    api: ApiSection = ApiSection()
-    collector: CollectorSection = CollectorSection()
+    api: ApiConfig = ApiConfig()
+    collector: CollectorConfig = CollectorConfig()
     clickhouse: ClickHouseSection = ClickHouseSection()
     postgres: PostgresSection = PostgresSection()
     redis: RedisSection = RedisSection()
@@ -308,8 +285,8 @@ def _resolve(f: _File) -> Settings:
         encryption_key=f.encryption_key,
         log_level=f.log_level.lower(),
         log_format=f.log_format,
-        api=ApiConfig(**msgspec.structs.asdict(f.api)),
-        collector=CollectorConfig(**msgspec.structs.asdict(f.collector)),
+        api=f.api,
+        collector=f.collector,
         clickhouse=ClickHouseConfig(
             url=ch_url,
             user=c.user,

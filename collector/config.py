@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True):
+class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # OTLP recommends capping bodies after decompression; 20 MiB is its suggested limit.
     max_body_bytes: int = 20 * 1024 * 1024
     # Legacy /api/public/ingestion body cap (Langfuse uses 4.5 MB; we are more generous).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class ApiConfig(msgspec.Struct, frozen=True, kw_only=True):
+class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 3000
     # Public base URL used in links (trace URLs, presigned local-blob URLs).
