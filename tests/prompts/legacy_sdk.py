@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,35 +14,13 @@ from typing import Any
 import pytest
 
 from tests.harness import Harness, ProjectKeys
-
-LEGACY_VENV = Path(__file__).resolve().parents[2] / ".venv" / "legacy-sdk"
-_PYTHON = LEGACY_VENV / "bin" / "python"
-
-
-def _usable() -> bool:
-    return _PYTHON.exists() and any(LEGACY_VENV.glob("lib/python*/site-packages/langfuse/__init__.py"))
-
-
-def _create() -> None:
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(LEGACY_VENV)], check=True, timeout=300)
-    subprocess.run(
-        [str(_PYTHON), "-m", "pip", "install", "--quiet", "langfuse<3"],
-        check=True,
-        timeout=600,
-        stdout=subprocess.DEVNULL,
-    )
+from tests.legacy_sdk import ensure_legacy_sdk
 
 
 @pytest.fixture(scope="session")
 def legacy_python() -> Iterator[Path]:
-    if not _usable():
-        try:
-            _create()
-        except Exception as exc:  # no network / no pip: the legacy checks cannot run here
-            pytest.skip(f"cannot create the langfuse<3 venv at {LEGACY_VENV}: {exc}")
-    yield _PYTHON
+    """The legacy SDK's interpreter; the project installs it (tests/legacy_sdk.py)."""
+    yield ensure_legacy_sdk()
 
 
 async def run_legacy(python: Path, spyglass: Harness, keys: ProjectKeys, script: str, timeout: float = 120) -> Any:
