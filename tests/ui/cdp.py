@@ -118,7 +118,8 @@ class Page:
 @contextlib.asynccontextmanager
 async def chromium_page(binary: str, width: int = 1440, height: int = 900) -> AsyncIterator[Page]:
     """A fresh headless Chromium (own profile directory) and one page in it."""
-    with tempfile.TemporaryDirectory(prefix="spyglass-chromium-") as profile:
+    # Chromium's helper processes may still touch the profile as it goes; never fail on that.
+    with tempfile.TemporaryDirectory(prefix="spyglass-chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             binary,
             "--headless",
@@ -165,7 +166,8 @@ async def chromium_page(binary: str, width: int = 1440, height: int = 900) -> As
                     await page.close()
         finally:
             if proc.returncode is None:
-                proc.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)  # the browser and its helper processes
                 try:
                     await asyncio.wait_for(proc.wait(), 10)
                 except TimeoutError:
