@@ -76,9 +76,7 @@ def test_total_priced_model_uses_the_total_entry(catalog_entries: list[dict[str,
         if set(default_prices(e)) == {"total"} and re.search(e["matchPattern"], e["modelName"])
     )
     price = default_prices(entry)["total"]
-    result = compute_cost(
-        usage_with_total({"input": 300, "output": 200}), None, match_model(entry["modelName"])
-    )
+    result = compute_cost(usage_with_total({"input": 300, "output": 200}), None, match_model(entry["modelName"]))
     assert result.cost_details == {"total": usd(price * 500)}
     assert result.total_cost == usd(price * 500)
 
@@ -92,11 +90,7 @@ def _usage_threshold_tiers(entries: list[dict[str, Any]]) -> list[tuple[dict[str
             continue
         for tier in entry["pricingTiers"]:
             conditions = tier["conditions"]
-            if (
-                len(conditions) == 1
-                and "usageDetailPattern" in conditions[0]
-                and conditions[0]["operator"] == "gt"
-            ):
+            if len(conditions) == 1 and "usageDetailPattern" in conditions[0] and conditions[0]["operator"] == "gt":
                 found.append((entry, tier))
     return found
 
@@ -111,9 +105,7 @@ def test_catalog_has_large_context_tiers(catalog_entries: list[dict[str, Any]]) 
 def test_large_context_tier_switches_just_above_the_threshold(
     model_name: str, catalog_entries: list[dict[str, Any]]
 ) -> None:
-    entry, tier = next(
-        (e, t) for e, t in _usage_threshold_tiers(catalog_entries) if e["modelName"] == model_name
-    )
+    entry, tier = next((e, t) for e, t in _usage_threshold_tiers(catalog_entries) if e["modelName"] == model_name)
     threshold = int(tier["conditions"][0]["value"])
     model = match_model(model_name)
     assert model is not None
@@ -168,9 +160,7 @@ def test_combined_conditions_need_all_to_hold(catalog_entries: list[dict[str, An
     entry = entry_named(catalog_entries, "gpt-5.4")
     both = next(t for t in entry["pricingTiers"] if len(t["conditions"]) == 2)
     threshold = int(next(c["value"] for c in both["conditions"] if "usageDetailPattern" in c))
-    flex_only = next(
-        t for t in entry["pricingTiers"] if [c.get("values") for c in t["conditions"]] == [["flex"]]
-    )
+    flex_only = next(t for t in entry["pricingTiers"] if [c.get("values") for c in t["conditions"]] == [["flex"]])
     model = match_model("gpt-5.4")
     flex = {"service_tier": "flex"}
 
@@ -182,9 +172,7 @@ def test_combined_conditions_need_all_to_hold(catalog_entries: list[dict[str, An
 
 def test_provided_cost_wins_over_inferred() -> None:
     provided = provided_usage(usage={"input": 1000, "output": 500, "inputCost": 0.5, "outputCost": 0.25})
-    result = compute_cost(
-        usage_with_total(provided.usage_details), provided.cost_details, match_model("gpt-4o")
-    )
+    result = compute_cost(usage_with_total(provided.usage_details), provided.cost_details, match_model("gpt-4o"))
     assert result.cost_details == {"input": 0.5, "output": 0.25, "total": 0.75}
     assert result.total_cost == 0.75
     # The model still matched and the tier is still recorded.
@@ -266,9 +254,7 @@ def test_project_model_with_custom_tiers_and_metadata_condition() -> None:
         match_pattern="(?i)^acme$",
         project_id="p",
         pricing_tiers=(
-            PricingTier(
-                id="std", name="Standard", is_default=True, priority=0, prices={"input": Decimal("1")}
-            ),
+            PricingTier(id="std", name="Standard", is_default=True, priority=0, prices={"input": Decimal("1")}),
             PricingTier(
                 id="batch",
                 name="Batch",
@@ -284,9 +270,7 @@ def test_project_model_with_custom_tiers_and_metadata_condition() -> None:
                 priority=1,
                 prices={"input": Decimal("0.25")},
                 conditions=(
-                    UsageCondition(
-                        usage_detail_pattern="^INPUT$", operator="gte", value=100, case_sensitive=True
-                    ),
+                    UsageCondition(usage_detail_pattern="^INPUT$", operator="gte", value=100, case_sensitive=True),
                 ),
             ),
         ),
@@ -335,9 +319,7 @@ def _acme_with_tier(condition: UsageCondition | AttributeCondition) -> ModelDefi
         model_name="acme",
         match_pattern="^acme$",
         pricing_tiers=(
-            PricingTier(
-                id="std", name="Standard", is_default=True, priority=0, prices={"input": Decimal("1")}
-            ),
+            PricingTier(id="std", name="Standard", is_default=True, priority=0, prices={"input": Decimal("1")}),
             PricingTier(
                 id="special",
                 name="Special",
@@ -351,9 +333,7 @@ def _acme_with_tier(condition: UsageCondition | AttributeCondition) -> ModelDefi
 
 
 def test_usage_condition_with_a_broken_pattern_never_holds() -> None:
-    model = compile_model(
-        _acme_with_tier(UsageCondition(usage_detail_pattern="(input", operator="gte", value=0))
-    )
+    model = compile_model(_acme_with_tier(UsageCondition(usage_detail_pattern="(input", operator="gte", value=0)))
     assert compute_cost({"input": 5}, None, model).tier_id == "std"
 
 
@@ -369,9 +349,7 @@ def test_usage_condition_with_a_broken_pattern_never_holds() -> None:
         ("2", "2.0", "std"),
     ],
 )
-def test_attribute_values_compare_as_javascript_strings(
-    value: object, wanted: str, expected_tier: str
-) -> None:
+def test_attribute_values_compare_as_javascript_strings(value: object, wanted: str, expected_tier: str) -> None:
     condition = AttributeCondition(source="model_parameters", key="k", values=(wanted,))
     model = compile_model(_acme_with_tier(condition))
     assert compute_cost({"input": 1}, None, model, model_parameters={"k": value}).tier_id == expected_tier
@@ -387,9 +365,7 @@ def test_usage_condition_operators(operator: UsageOperator) -> None:
         "eq": [False, True, False],
         "neq": [True, False, True],
     }
-    model = compile_model(
-        _acme_with_tier(UsageCondition(usage_detail_pattern="^input$", operator=operator, value=100))
-    )
+    model = compile_model(_acme_with_tier(UsageCondition(usage_detail_pattern="^input$", operator=operator, value=100)))
     got = [compute_cost({"input": units}, None, model).tier_id == "special" for units in (99, 100, 101)]
     assert got == expectations[operator]
 
