@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from spyglass.query.reads.sql import STRINGS, TIME, Params, latest, where
+from spyglass.query.reads.sql import STRING, STRINGS, TIME, Params, latest, where
+from spyglass.store.clickhouse.client import ClickHouse
 
 # How far a row's versions may lie outside the window a read asks for (a trace's timestamp can
 # move back to its root span's start once that span arrives).
@@ -67,3 +68,25 @@ def newest_live(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if seen is None or int(r["version_us"]) > int(seen["version_us"]):
             newest[r["id"]] = r
     return [r for r in newest.values() if not r["is_deleted"]]
+
+
+async def select_live(
+    ch: ClickHouse, table: str, columns: str, conditions: list[str], params: Params
+) -> list[dict[str, Any]]:
+    """The newest version of every `table` row matching `conditions`, tombstones dropped."""
+    return await ch.rows(f"SELECT * FROM ({latest(table, columns, conditions)}) WHERE is_deleted = 0", params.values)
+
+
+async def live_in_order(
+    ch: ClickHouse, table: str, columns: str, conditions: list[str], params: Params, ids: list[str]
+) -> list[dict[str, Any]]:
+    """`select_live`, returned in the order of `ids` (a page's order), missing ids skipped."""
+    by_id = {r["id"]: r for r in await select_live(ch, table, columns, conditions, params)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def get_live(ch: ClickHouse, table: str, columns: str, project_id: str, row_id: str) -> dict[str, Any] | None:
+    """One row by id: its newest version, or None when absent or deleted."""
+    params = Params(p=project_id)
+    rows = await select_live(ch, table, columns, [PROJECT, f"id = {params.bind(row_id, STRING)}"], params)
+    return rows[0] if rows else None

@@ -17,10 +17,19 @@ import msgspec
 
 from spyglass.query.reads import filters, paging
 from spyglass.query.reads.filters import ARRAY_KIND, MAP_KIND, NUMBER_KIND, STRING_KIND, TIME_KIND, Column
-from spyglass.query.reads.live import PROJECT, exact_window, ids_condition, live_trace_ids, newest_live, time_window
+from spyglass.query.reads.live import (
+    PROJECT,
+    exact_window,
+    get_live,
+    ids_condition,
+    live_in_order,
+    live_trace_ids,
+    newest_live,
+    time_window,
+)
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.prices import UnitPrices
-from spyglass.query.reads.sql import INT, STRING, STRINGS, Params, latest
+from spyglass.query.reads.sql import INT, STRING, STRINGS, Params
 from spyglass.query.reads.values import iso, json_value, metadata, micros_of, seconds_between, time_select
 from spyglass.store.clickhouse.client import ClickHouse
 
@@ -300,17 +309,11 @@ async def fetch_rows(
         f"start_time >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
         f"start_time <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
     ]
-    sql = f"SELECT * FROM ({latest('observations', columns, conditions)}) WHERE is_deleted = 0"
-    by_id = {r["id"]: r for r in await ch.rows(sql, params.values)}
-    return [by_id[i] for i in ids if i in by_id]
+    return await live_in_order(ch, "observations", columns, conditions, params, ids)
 
 
 async def get_one(ch: ClickHouse, project_id: str, observation_id: str) -> dict[str, Any] | None:
-    params = Params(p=project_id)
-    conditions = [PROJECT, f"id = {params.bind(observation_id, STRING)}"]
-    sql = f"SELECT * FROM ({latest('observations', FULL_COLUMNS, conditions)}) WHERE is_deleted = 0"
-    rows = await ch.rows(sql, params.values)
-    return rows[0] if rows else None
+    return await get_live(ch, "observations", FULL_COLUMNS, project_id, observation_id)
 
 
 async def for_trace(ch: ClickHouse, project_id: str, trace_id: str) -> list[dict[str, Any]]:

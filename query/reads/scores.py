@@ -11,9 +11,18 @@ import msgspec
 
 from spyglass.query.reads import filters, paging
 from spyglass.query.reads.filters import MAP_KIND, NUMBER_KIND, STRING_KIND, TIME_KIND, Column
-from spyglass.query.reads.live import PROJECT, exact_window, ids_condition, live_trace_ids, newest_live, time_window
+from spyglass.query.reads.live import (
+    PROJECT,
+    exact_window,
+    get_live,
+    ids_condition,
+    live_in_order,
+    live_trace_ids,
+    newest_live,
+    time_window,
+)
 from spyglass.query.reads.params import Page
-from spyglass.query.reads.sql import FLOAT, INT, STRING, STRINGS, Params, latest
+from spyglass.query.reads.sql import FLOAT, INT, STRING, STRINGS, Params
 from spyglass.query.reads.values import iso, metadata, micros_of, time_select
 from spyglass.store.clickhouse.client import ClickHouse
 
@@ -179,18 +188,11 @@ async def fetch_rows(ch: ClickHouse, project_id: str, picked: list[dict[str, Any
         f"timestamp >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
         f"timestamp <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
     ]
-    sql = f"SELECT * FROM ({latest('scores', FULL_COLUMNS, conditions)}) WHERE is_deleted = 0"
-    by_id = {r["id"]: r for r in await ch.rows(sql, params.values)}
-    return [by_id[i] for i in ids if i in by_id]
+    return await live_in_order(ch, "scores", FULL_COLUMNS, conditions, params, ids)
 
 
 async def get_one(ch: ClickHouse, project_id: str, score_id: str) -> dict[str, Any] | None:
-    params = Params(p=project_id)
-    conditions = [PROJECT, f"id = {params.bind(score_id, STRING)}"]
-    rows = await ch.rows(
-        f"SELECT * FROM ({latest('scores', FULL_COLUMNS, conditions)}) WHERE is_deleted = 0", params.values
-    )
-    return rows[0] if rows else None
+    return await get_live(ch, "scores", FULL_COLUMNS, project_id, score_id)
 
 
 async def for_trace(ch: ClickHouse, project_id: str, trace_id: str) -> list[dict[str, Any]]:

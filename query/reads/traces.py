@@ -11,7 +11,7 @@ import msgspec
 
 from spyglass.query.reads import filters, paging
 from spyglass.query.reads.filters import ARRAY_KIND, BOOL_KIND, MAP_KIND, STRING_KIND, TIME_KIND, Column
-from spyglass.query.reads.live import PROJECT, SLACK, exact_window, ids_condition, time_window
+from spyglass.query.reads.live import PROJECT, SLACK, exact_window, get_live, ids_condition, live_in_order, time_window
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.sql import INT, STRING, STRINGS, Params, latest
 from spyglass.query.reads.values import iso, json_value, metadata, micros_of, time_select
@@ -161,18 +161,11 @@ async def rows_for(
         f"timestamp <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
     ]
     columns = FULL_COLUMNS if with_io else CORE_COLUMNS
-    sql = f"SELECT * FROM ({latest('traces', columns, conditions)}) WHERE is_deleted = 0"
-    by_id = {r["id"]: r for r in await ch.rows(sql, params.values)}
-    return [by_id[i] for i in ids if i in by_id]
+    return await live_in_order(ch, "traces", columns, conditions, params, ids)
 
 
 async def get_one(ch: ClickHouse, project_id: str, trace_id: str) -> dict[str, Any] | None:
-    params = Params(p=project_id)
-    conditions = [PROJECT, f"id = {params.bind(trace_id, STRING)}"]
-    rows = await ch.rows(
-        f"SELECT * FROM ({latest('traces', FULL_COLUMNS, conditions)}) WHERE is_deleted = 0", params.values
-    )
-    return rows[0] if rows else None
+    return await get_live(ch, "traces", FULL_COLUMNS, project_id, trace_id)
 
 
 class ChildStats(msgspec.Struct):
