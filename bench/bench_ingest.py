@@ -209,6 +209,38 @@ async def legacy(server: Server, events: int, batch: int, senders: int) -> None:
     )
 
 
+async def big_trace(server: Server, observations: int, batch: int) -> None:
+    """One trace of `observations` spans, sent in batches: memory must stay flat."""
+    import os
+
+    gen = Generator(seed=4)
+    trace_id = os.urandom(16)
+    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
+    rss: list[float] = []
+    async with aiohttp.ClientSession(auth=auth) as http:
+        t0 = time.perf_counter()
+        for _ in range(observations // batch):
+            body, _ = gen.batch(batch, spans_per_trace=batch, trace_id=trace_id)
+            async with http.post(
+                f"{server.url}/api/public/otel/v1/traces",
+                data=body,
+                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            ) as r:
+                await r.read()
+                r.raise_for_status()
+            rss.append(server.rss_mb())
+        while True:
+            async with http.get(f"{server.url}/api/public/traces/{trace_id.hex()}") as r:
+                if r.status == 200 and len((await r.json())["observations"]) >= observations:
+                    break
+            await asyncio.sleep(0.5)
+        took = time.perf_counter() - t0
+    print(
+        f"one trace of {observations} observations visible after {took:.1f} s; server RSS over the "
+        f"batches: first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=100_000)
@@ -217,12 +249,15 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--legacy", action="store_true")
+    ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
     args = ap.parse_args()
     env = {} if args.map_processes is None else {"SPYGLASS_COLLECTOR__WORKER_CONCURRENCY": str(args.map_processes)}
     server = Server(extra_env=env).start()
     try:
-        if args.legacy:
+        if args.big_trace:
+            asyncio.run(big_trace(server, args.big_trace, args.batch))
+        elif args.legacy:
             asyncio.run(legacy(server, args.spans, 100, args.senders))
         elif args.rate:
             asyncio.run(fixed_rate(server, args.rate, args.seconds, args.batch))

@@ -54,7 +54,7 @@ class Generator:
         self.completion = _text(self.rng, io_bytes)
         self._span_counter = int.from_bytes(os.urandom(4), "big") << 24
 
-    def batch(self, spans: int, spans_per_trace: int = 10) -> tuple[bytes, list[str]]:
+    def batch(self, spans: int, spans_per_trace: int = 10, trace_id: bytes | None = None) -> tuple[bytes, list[str]]:
         """A gzip'd ExportTraceServiceRequest and the trace ids it holds."""
         rng = self.rng
         req = trace_service_pb2.ExportTraceServiceRequest()
@@ -73,8 +73,8 @@ class Generator:
         trace_ids = []
         made = 0
         while made < spans:
-            trace_id = os.urandom(16)
-            trace_ids.append(trace_id.hex())
+            this_trace = trace_id or os.urandom(16)
+            trace_ids.append(this_trace.hex())
             user, session = rng.choice(USERS), rng.choice(SESSIONS)
             root_id = None
             for i in range(min(spans_per_trace, spans - made)):
@@ -82,7 +82,7 @@ class Generator:
                 span_id = self._span_counter.to_bytes(8, "big")
                 start = now - rng.randint(1_000_000, 5_000_000_000)
                 span = trace_pb2.Span(
-                    trace_id=trace_id,
+                    trace_id=this_trace,
                     span_id=span_id,
                     parent_span_id=root_id or b"",
                     name=f"step-{i}",
