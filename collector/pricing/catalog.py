@@ -28,6 +28,7 @@ import functools
 from importlib import resources
 
 import msgspec
+
 from spyglass.collector.pricing.compiled import ModelPrice, compile_models
 from spyglass.collector.pricing.definitions import ModelDefinition, model_definition_from_json
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
+
 from spyglass.collector.pricing.definitions import AttributeCondition, TierCondition, UsageCondition
 
 log = logging.getLogger(__name__)

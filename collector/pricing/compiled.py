@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+
 from spyglass.collector.pricing.checks import TierCheck, UsageCheck, compile_condition
 from spyglass.collector.pricing.definitions import ModelDefinition, PricingTier
 from spyglass.collector.pricing.money import to_pico

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
+
 from spyglass.collector.pricing._coerce import to_amount
 from spyglass.collector.pricing.compiled import ModelPrice
 from spyglass.collector.pricing.money import stored_cost, stored_pico
@@ -72,9 +73,7 @@ def compute_cost(
     )
 
 
-def _costs(
-    amounts: dict[str, Amount], to_stored: Callable[[Amount], float]
-) -> tuple[dict[str, float], float | None]:
+def _costs(amounts: dict[str, Amount], to_stored: Callable[[Amount], float]) -> tuple[dict[str, float], float | None]:
     """Stored cost per key plus the total (the `total` entry if present, else the exact sum),
     which is also written under `total` when that key is missing."""
     if not amounts:

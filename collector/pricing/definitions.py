@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
+
 from spyglass.collector.pricing._coerce import to_amount
 
 UsageOperator = Literal["gt", "gte", "lt", "lte", "eq", "neq"]

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
 from spyglass.collector.pricing._coerce import to_amount, to_count
 from spyglass.collector.pricing.money import stored_cost
 
@@ -59,9 +60,7 @@ def normalize_usage_details(raw: object) -> dict[str, int]:
             raw, "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"
         )
     if "input_tokens" in raw and "output_tokens" in raw and raw.keys() <= _RESPONSES_KEYS:
-        return _openai_usage(
-            raw, "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"
-        )
+        return _openai_usage(raw, "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
     return _raw_counts(raw)
 
 
@@ -111,9 +110,7 @@ def normalize_cost_details(raw: object) -> dict[str, float]:
     return costs
 
 
-def provided_usage(
-    usage: object = None, usage_details: object = None, cost_details: object = None
-) -> ProvidedUsage:
+def provided_usage(usage: object = None, usage_details: object = None, cost_details: object = None) -> ProvidedUsage:
     """Combine a generation's `usage`, `usageDetails` and `costDetails` as Langfuse's worker does.
 
     The legacy object yields `{input, output, total}`; when it has no total and no

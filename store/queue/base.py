@@ -39,7 +39,7 @@ class Queue(Protocol):
     async def put_many(self, bodies: Iterable[bytes]) -> list[str]: ...
 
     # `timeout` is the long-poll wait (Redis BLOCK), part of the call's meaning, not a cancel scope.
-    async def get_batch(self, max_items: int, timeout: float) -> list[Message]:  # noqa: ASYNC109
+    async def get_batch(self, max_items: int, timeout: float) -> list[Message]:
         """Up to `max_items` messages, waiting up to `timeout` seconds for the first; [] if none."""
         ...
 

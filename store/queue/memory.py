@@ -117,7 +117,7 @@ class MemoryQueue:
         return batch
 
     # `timeout` is the long-poll wait (Redis BLOCK), part of the call's meaning, not a cancel scope.
-    async def get_batch(self, max_items: int, timeout: float) -> list[Message]:  # noqa: ASYNC109
+    async def get_batch(self, max_items: int, timeout: float) -> list[Message]:
         if max_items < 1:
             raise ValueError("max_items must be >= 1")
         give_up = time.monotonic() + max(timeout, 0.0)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from spyglass.collector.pricing import (
     normalize_cost_details,
     normalize_legacy_usage,
