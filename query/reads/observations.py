@@ -66,11 +66,25 @@ _FULL = [
     "prompt_version",
     "usage_pricing_tier_id",
     "usage_pricing_tier_name",
+    "otel_events",
+    "otel_links",
     time_select("created_at", "created_us"),
     time_select("updated_at", "updated_us"),
     "is_deleted",
 ]
 FULL_COLUMNS = ", ".join(_FULL)
+
+
+def span_detail(r: dict[str, Any]) -> dict[str, str]:
+    """OpenTelemetry span events and links (JSON text), shown as metadata keys `spanEvents` and
+    `spanLinks` so every client that reads metadata sees them; a user's own key of the same
+    name wins."""
+    out = {}
+    if r.get("otel_events"):
+        out["spanEvents"] = r["otel_events"]
+    if r.get("otel_links"):
+        out["spanLinks"] = r["otel_links"]
+    return out
 
 
 def columns_for(groups: set[str]) -> str:
@@ -79,7 +93,7 @@ def columns_for(groups: set[str]) -> str:
     if "io" not in groups:
         skip |= {"input", "output"}
     if "metadata" not in groups:
-        skip.add("metadata")
+        skip |= {"metadata", "otel_events", "otel_links"}
     return ", ".join(c for c in _FULL if c not in skip)
 
 
@@ -389,7 +403,7 @@ def view(r: Mapping[str, Any], prices: UnitPrices) -> dict[str, Any]:
         "modelParameters": _legacy_model_parameters(r.get("model_parameters")),
         "input": json_value(r.get("input")),
         "output": json_value(r.get("output")),
-        "metadata": metadata(r.get("metadata")),
+        "metadata": {**metadata(span_detail(r)), **metadata(r.get("metadata"))},
         "version": r.get("version"),
         "level": r["level"],
         "statusMessage": r.get("status_message"),
@@ -475,7 +489,7 @@ def view_v2(
     if "metadata" in groups:
         out["metadata"] = {
             k: (v if k in expand or len(v) <= METADATA_PREVIEW_CHARS else v[:METADATA_PREVIEW_CHARS])
-            for k, v in (r.get("metadata") or {}).items()
+            for k, v in {**span_detail(r), **(r.get("metadata") or {})}.items()
         }
     if with_model:
         out.update(

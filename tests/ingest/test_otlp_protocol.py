@@ -305,3 +305,29 @@ async def test_huge_attribute_value_is_stored_intact(spyglass: Harness) -> None:
         {"p": keys.project_id, "t": trace_id.hex()},
     )
     assert rows == [{"n": len(big)}]
+
+
+async def test_span_events_and_links_come_back_through_the_read_api(spyglass: Harness) -> None:
+    keys = await spyglass.new_project()
+    trace_id, (a, _b) = _ids(2)
+    span = _span(trace_id, a, "with-events")
+    ev = span.events.add(name="exception", time_unix_nano=span.start_time_unix_nano + 10)
+    ev.attributes.append(common_pb2.KeyValue(key="exception.type", value=common_pb2.AnyValue(string_value="Boom")))
+    link = span.links.add(trace_id=b"\x09" * 16, span_id=b"\x08" * 8)
+    link.attributes.append(common_pb2.KeyValue(key="why", value=common_pb2.AnyValue(string_value="retry")))
+    assert (await _post(spyglass, keys, _request(span))).status == 200
+    await spyglass.wait_idle()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{spyglass.url}/api/public/observations/{a.hex()}", headers=keys.headers) as r:
+            v1 = await r.json()
+        async with http.get(
+            f"{spyglass.url}/api/public/v2/observations",
+            params={"traceId": trace_id.hex(), "fields": "core,metadata"},
+            headers=keys.headers,
+        ) as r:
+            v2 = (await r.json())["data"][0]
+    events, links = v1["metadata"]["spanEvents"], v1["metadata"]["spanLinks"]
+    assert events[0]["name"] == "exception"
+    assert "Boom" in json.dumps(events[0])
+    assert links[0]["traceId"] == "09" * 16 or ("09" * 16) in json.dumps(links[0])
+    assert "exception" in v2["metadata"]["spanEvents"] and "retry" in v2["metadata"]["spanLinks"]
