@@ -21,6 +21,9 @@ from spyglass.collector.events import (
     DatasetRunItemCreate,
     EntityKey,
     IngestionEvent,
+    ScoreConfig,
+    ScoreRejected,
+    apply_score_config,
     group_events,
     merge_observation,
     merge_score,
@@ -44,6 +47,7 @@ ModelsLoader = Callable[[str], Awaitable[Sequence[ModelDefinition]]]
 ExperimentSink = Callable[[str, list[ExperimentItem]], Awaitable[None]]
 RunItemSink = Callable[[str, list[DatasetRunItemCreate]], Awaitable[None]]
 PromptResolver = Callable[[str, list[tuple[str, int]]], Awaitable[dict[tuple[str, int], str]]]
+ScoreConfigLoader = Callable[[str, list[str]], Awaitable[dict[str, ScoreConfig]]]
 
 
 def encode_events(events: Sequence[IngestionEvent]) -> bytes:
@@ -64,6 +68,8 @@ class _Batch:
         self.stored_observations: dict[tuple[str, str], ObservationRow] = {}
         # Observations this batch writes.
         self.touched: set[tuple[str, str]] = set()
+        # The dataType each score's client declared (None: inferred from the value).
+        self.declared_types: dict[tuple[str, str], str | None] = {}
         self.traces: dict[tuple[str, str], TraceRow] = {}
         self.scores: dict[tuple[str, str], ScoreRow] = {}
         self.experiments: dict[str, list[ExperimentItem]] = defaultdict(list)
@@ -79,6 +85,7 @@ class RowProcessor:
         record_experiments: ExperimentSink | None = None,
         record_run_items: RunItemSink | None = None,
         resolve_prompts: PromptResolver | None = None,
+        load_score_configs: ScoreConfigLoader | None = None,
         mapper: PayloadMapper | None = None,
         cache_entries: int = 50_000,
     ) -> None:
@@ -91,6 +98,8 @@ class RowProcessor:
         self._record_experiments = record_experiments
         self._record_run_items = record_run_items
         self._resolve_prompts = resolve_prompts
+        self._load_score_configs = load_score_configs
+        self.rejected_scores = 0
         self._mapper = mapper or PayloadMapper(0)
 
     # -- Processor protocol ------------------------------------------------------------------
@@ -135,6 +144,7 @@ class RowProcessor:
                 prepared.done.append((p, items, 0))
         await self._price(batch)
         await self._link_prompts(batch)
+        await self._check_score_configs(batch)
         for pid, items_ in batch.experiments.items():
             if self._record_experiments is not None:
                 await self._record_experiments(pid, items_)
@@ -214,6 +224,7 @@ class RowProcessor:
                     wrappers.append(row)
             elif entity == SCORE:
                 batch.scores[key] = merge_score(batch.scores.get(key), group, pid, version)  # type: ignore[arg-type]
+                batch.declared_types[key] = group[-1].body.data_type  # type: ignore[union-attr]
             else:
                 batch.run_items[pid].extend(e for e in group if isinstance(e, DatasetRunItemCreate))
         if wrappers:
@@ -224,6 +235,35 @@ class RowProcessor:
                 key = (pid, w.trace_id)
                 current = batch.traces.get(key) or stored.get(w.trace_id)
                 batch.traces[key] = merge_trace(current, [wrapper_trace_event(w)], pid, version)
+
+    # -- score configs -----------------------------------------------------------------------
+
+    async def _check_score_configs(self, batch: _Batch) -> None:
+        """Scores that name a config take its name and type and must fit its range or categories;
+        one that does not fit is dropped (the client was answered already; as in Langfuse)."""
+        if self._load_score_configs is None:
+            return
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for (pid, _), row in batch.scores.items():
+            if row.config_id:
+                wanted[pid].add(row.config_id)
+        for pid, ids in wanted.items():
+            configs = await self._load_score_configs(pid, sorted(ids))
+            for key, row in list(batch.scores.items()):
+                if key[0] != pid or not row.config_id:
+                    continue
+                config = configs.get(row.config_id)
+                result = (
+                    apply_score_config(row, config, declared_data_type=batch.declared_types.get(key))
+                    if config is not None
+                    else ScoreRejected(score_id=row.id, message=f"score config {row.config_id} does not exist")
+                )
+                if isinstance(result, ScoreRejected):
+                    log.warning("score %s of project %s dropped: %s", row.id, pid, result.message)
+                    self.rejected_scores += 1
+                    del batch.scores[key]
+                else:
+                    batch.scores[key] = result
 
     # -- prompts -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, load_model_definitions
 from spyglass.store.postgres.notify import ROWS_DELETED, listen
 from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
+from spyglass.store.postgres.score_configs_repo import load_score_configs
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.queue import MemoryQueue
 from spyglass.store.stores import Stores
@@ -86,4 +87,5 @@ def _hooks(stores: Stores) -> dict[str, object]:
         "record_experiments": lambda pid, items: record_experiment_items(pool, pid, items),
         "record_run_items": lambda pid, items: record_run_item_events(pool, pid, items),
         "resolve_prompts": lambda pid, pairs: resolve_prompt_ids(pool, pid, pairs),
+        "load_score_configs": lambda pid, ids: load_score_configs(pool, pid, ids),
     }
