@@ -26,7 +26,9 @@ _TOMBSTONED = f"SELECT id FROM traces WHERE {PROJECT} AND is_deleted = 1"
 
 def _grouped(params: Params, start: datetime | None, end: datetime | None, environments: list[str]) -> str:
     """One row per live session: id, created, created_us, environment (filters applied)."""
-    conditions = [PROJECT, _HAS_SESSION, "is_deleted = 0", f"id NOT IN ({_TOMBSTONED})"]
+    # `traces.id`, qualified: ClickHouse resolves SELECT aliases in WHERE, and this query selects
+    # `session_id AS id`, so a bare `id` would compare session ids with trace ids.
+    conditions = [PROJECT, _HAS_SESSION, "is_deleted = 0", f"traces.id NOT IN ({_TOMBSTONED})"]
     if start is not None or end is not None:
         # Only sessions with a trace in the window can have been created in it; their creation
         # time is still computed over all their traces (one that began earlier is not new).
