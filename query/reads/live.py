@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from spyglass.query.reads.sql import STRING, STRINGS, TIME, Params, latest, where
+from spyglass.query.reads.sql import INT, STRING, STRINGS, TIME, Params, latest, where
 from spyglass.store.clickhouse.client import ClickHouse
 
 # How far a row's versions may lie outside the window a read asks for (a trace's timestamp can
@@ -90,3 +90,30 @@ async def get_live(ch: ClickHouse, table: str, columns: str, project_id: str, ro
     params = Params(p=project_id)
     rows = await select_live(ch, table, columns, [PROJECT, f"id = {params.bind(row_id, STRING)}"], params)
     return rows[0] if rows else None
+
+
+async def live_picked(
+    ch: ClickHouse,
+    table: str,
+    columns: str,
+    project_id: str,
+    picked: list[dict[str, Any]],
+    *,
+    time_column: str,
+    us_key: str,
+) -> list[dict[str, Any]]:
+    """Full live rows for a page of picked `(id, <us_key>)` pairs, in the picked order. The
+    page's own time span bounds the read, so the primary key prunes to a few granules."""
+    if not picked:
+        return []
+    params = Params(p=project_id)
+    ids = [r["id"] for r in picked]
+    lo = min(int(r[us_key]) for r in picked)
+    hi = max(int(r[us_key]) for r in picked)
+    conditions = [
+        PROJECT,
+        ids_condition("id", ids, params),
+        f"{time_column} >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
+        f"{time_column} <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
+    ]
+    return await live_in_order(ch, table, columns, conditions, params, ids)

@@ -21,8 +21,7 @@ from spyglass.query.reads.live import (
     PROJECT,
     exact_window,
     get_live,
-    ids_condition,
-    live_in_order,
+    live_picked,
     live_trace_ids,
     newest_live,
     time_window,
@@ -311,19 +310,9 @@ async def fetch_rows(
     ch: ClickHouse, project_id: str, picked: list[dict[str, Any]], columns: str = FULL_COLUMNS
 ) -> list[dict[str, Any]]:
     """Live rows for the picked `(id, start_us)` pairs, in the picked order."""
-    if not picked:
-        return []
-    ids = [r["id"] for r in picked]
-    lo = min(int(r["start_us"]) for r in picked)
-    hi = max(int(r["start_us"]) for r in picked)
-    params = Params(p=project_id)
-    conditions = [
-        PROJECT,
-        ids_condition("id", ids, params),
-        f"start_time >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
-        f"start_time <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
-    ]
-    return await live_in_order(ch, "observations", columns, conditions, params, ids)
+    return await live_picked(
+        ch, "observations", columns, project_id, picked, time_column="start_time", us_key="start_us"
+    )
 
 
 async def get_one(ch: ClickHouse, project_id: str, observation_id: str) -> dict[str, Any] | None:

@@ -15,8 +15,7 @@ from spyglass.query.reads.live import (
     PROJECT,
     exact_window,
     get_live,
-    ids_condition,
-    live_in_order,
+    live_picked,
     live_trace_ids,
     newest_live,
     time_window,
@@ -176,19 +175,7 @@ async def page_after(
 
 
 async def fetch_rows(ch: ClickHouse, project_id: str, picked: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not picked:
-        return []
-    params = Params(p=project_id)
-    ids = [r["id"] for r in picked]
-    lo = min(int(r["ts_us"]) for r in picked)
-    hi = max(int(r["ts_us"]) for r in picked)
-    conditions = [
-        PROJECT,
-        ids_condition("id", ids, params),
-        f"timestamp >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
-        f"timestamp <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
-    ]
-    return await live_in_order(ch, "scores", FULL_COLUMNS, conditions, params, ids)
+    return await live_picked(ch, "scores", FULL_COLUMNS, project_id, picked, time_column="timestamp", us_key="ts_us")
 
 
 async def get_one(ch: ClickHouse, project_id: str, score_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import msgspec
 
 from spyglass.query.reads import filters, paging
 from spyglass.query.reads.filters import ARRAY_KIND, BOOL_KIND, MAP_KIND, STRING_KIND, TIME_KIND, Column
-from spyglass.query.reads.live import PROJECT, SLACK, exact_window, get_live, ids_condition, live_in_order, time_window
+from spyglass.query.reads.live import PROJECT, SLACK, exact_window, get_live, ids_condition, live_picked, time_window
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.sql import INT, STRING, STRINGS, Params, latest
 from spyglass.query.reads.values import iso, json_value, metadata, micros_of, time_select
@@ -148,20 +148,8 @@ async def rows_for(
     ch: ClickHouse, project_id: str, picked: list[dict[str, Any]], *, with_io: bool = True
 ) -> list[dict[str, Any]]:
     """Full live rows for picked `(id, ts_us)` pairs, in the picked order."""
-    if not picked:
-        return []
-    params = Params(p=project_id)
-    ids = [r["id"] for r in picked]
-    lo = min(int(r["ts_us"]) for r in picked)
-    hi = max(int(r["ts_us"]) for r in picked)
-    conditions = [
-        PROJECT,
-        ids_condition("id", ids, params),
-        f"timestamp >= fromUnixTimestamp64Micro({params.bind(lo, INT)}, 'UTC')",
-        f"timestamp <= fromUnixTimestamp64Micro({params.bind(hi, INT)}, 'UTC')",
-    ]
     columns = FULL_COLUMNS if with_io else CORE_COLUMNS
-    return await live_in_order(ch, "traces", columns, conditions, params, ids)
+    return await live_picked(ch, "traces", columns, project_id, picked, time_column="timestamp", us_key="ts_us")
 
 
 async def get_one(ch: ClickHouse, project_id: str, trace_id: str) -> dict[str, Any] | None:
