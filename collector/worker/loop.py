@@ -87,7 +87,6 @@ class IngestWorker:
         self._batch_messages = batch_messages
         self._stopping = asyncio.Event()
         self.stats = WorkerStats()
-        self.idle = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -107,9 +106,7 @@ class IngestWorker:
                 await asyncio.sleep(1)
                 continue
             if not messages:
-                self.idle.set()
                 continue
-            self.idle.clear()
             try:
                 await self.handle(messages)
             except Exception:

@@ -46,10 +46,6 @@ class RowCache(Generic[R]):
         while len(self._rows) > self._max:
             self._rows.popitem(last=False)
 
-    def forget(self, project_id: str, ids: Iterable[str]) -> None:
-        for i in ids:
-            self._rows.pop((project_id, i), None)
-
     def forget_project(self, project_id: str) -> None:
         for key in [k for k in self._rows if k[0] == project_id]:
             del self._rows[key]

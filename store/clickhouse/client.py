@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -201,8 +201,3 @@ def _startup_reason(exc: BaseException, cfg: ClickHouseConfig) -> str:
         return "the data directory is in use by another running Spyglass (chDB allows one owner process)"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return mask_url(first)[:300]
-
-
-def in_list(values: Sequence[str]) -> str:
-    """Render a list as a ClickHouse Array(String) parameter literal (chDB needs a literal)."""
-    return "[" + ",".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
