@@ -44,6 +44,13 @@ from spyglass.collector.events.envelopes import (
 from spyglass.collector.events.grouping import merge_order
 from spyglass.collector.events.normalize import epoch_seconds
 from spyglass.collector.pricing import provided_usage
+from spyglass.collector.toolcalls import (
+    MISSING,
+    apply_moved_metadata,
+    metadata_attributes,
+    move_metadata_tools,
+    tool_columns,
+)
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
 
 T = TypeVar("T")
@@ -165,7 +172,7 @@ def merge_observation(
     )
     keep_prompt_id = existing is not None and prompt == (existing.prompt_name, existing.prompt_version)
 
-    return ObservationRow(
+    row = ObservationRow(
         id=base.id,
         trace_id=trace_id,
         project_id=base.project_id,
@@ -208,6 +215,32 @@ def merge_observation(
         event_ts=version_ts,
         is_deleted=0,
     )
+    _extract_tools(row)
+    return row
+
+
+def _extract_tools(row: ObservationRow) -> None:
+    """Tool columns from the merged row, so an update that only adds the output still gets its
+    calls read against the stored input. What this merge finds replaces the stored columns; when
+    it finds nothing they stay (upstream keeps the current values the same way). Definitions kept
+    in metadata (`tools`, or tool keys in `attributes`) are moved into the input first."""
+    metadata = row.metadata
+    parsed_input = MISSING
+    if "tools" in metadata or "attributes" in metadata:
+        attributes = metadata_attributes(metadata.get("attributes"))
+        moved = move_metadata_tools(row.input, metadata.get("tools"), attributes)
+        if moved is not None:
+            row.input = moved.input
+            parsed_input = moved.parsed_input
+            apply_moved_metadata(metadata, moved)
+    columns = tool_columns(row.input, row.output, parsed_input)
+    if columns is None:
+        return
+    if columns.definitions:
+        row.tool_definitions = columns.definitions
+    if columns.calls:
+        row.tool_calls = columns.calls
+        row.tool_call_names = columns.call_names
 
 
 def needs_wrapper_trace(row: ObservationRow) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from spyglass.collector.otel import keys as K
 from spyglass.collector.otel.values import metadata_value
+from spyglass.collector.toolcalls import is_tool_attribute
 
 USAGE_PREFIXES = ("gen_ai.usage.", "llm.token_count.")
 REQUEST_PREFIXES = ("gen_ai.request.", "llm.invocation_parameters.")
@@ -34,6 +35,7 @@ _EXPERIMENT = 7
 _USAGE = 8
 _REQUEST = 9
 _FLATTENED = 10
+_TOOL_DEFINITIONS = 12  # tool definitions kept in `attributes` (see collector/toolcalls.py)
 
 _CACHE_LIMIT = 8192
 # key → (kind, short name or family, path below); the entries of the three commonest
@@ -68,6 +70,8 @@ def _classify(key: str) -> tuple[int, str, str]:
     for prefix in FLATTENED_PREFIXES:
         if key.startswith(prefix):
             return _FLATTENED, prefix[:-1], key[len(prefix) :]
+    if is_tool_attribute(key):
+        return _TOOL_DEFINITIONS, "", ""
     return _PLAIN_ENTRY
 
 
@@ -86,6 +90,7 @@ class SortedAttributes:
         "obs_metadata",
         "request",
         "shared_metadata",
+        "tool_definitions",
         "trace_metadata",
         "usage",
     )
@@ -104,6 +109,8 @@ class SortedAttributes:
         self.flattened: dict[str, list[tuple[str, Any]]] | None = None
         # (legacy `langfuse.metadata.X`, Vercel `ai.telemetry.metadata.X`), merged last
         self.shared_metadata: tuple[dict[str, str], dict[str, str]] | None = None
+        # Some leftover key carries tool definitions: the mapper moves them into the input.
+        self.tool_definitions = False
 
 
 def sort_attributes(attrs: dict[str, Any], langfuse_sdk: bool) -> SortedAttributes:
@@ -168,6 +175,8 @@ def _family(out: SortedAttributes, kind: int, short: str, rest: str, key: str, v
         if out.request is None:
             out.request = {}
         out.request[short] = value
+    elif kind == _TOOL_DEFINITIONS:
+        out.tool_definitions = True
     else:
         if out.flattened is None:
             out.flattened = {}

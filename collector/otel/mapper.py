@@ -49,6 +49,7 @@ from spyglass.collector.otel.values import (
     to_tags,
     to_text,
 )
+from spyglass.collector.toolcalls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.store.clickhouse.rows import ObservationRow
 
 UNMAPPABLE_SPAN = "unmappable span"
@@ -271,6 +272,7 @@ def _map_span(
         observation.otel_events = events_json(span.events, span.start_ns)
     if span.links:
         observation.otel_links = links_json(span.links)
+    _tools(observation, sorted_attrs)
     _note_trace(
         traces, span, sorted_attrs, group, project_id, received_at, start_time, is_root, name, io, environment, version
     )
@@ -279,6 +281,25 @@ def _map_span(
         experiment_item(span, attrs, experiment, environment or DEFAULT_ENVIRONMENT) if experiment else None
     )
     return observation, found_experiment
+
+
+def _tools(observation: ObservationRow, sorted_attrs: SortedAttributes) -> None:
+    """The tool columns; definitions kept in metadata are first moved into the input (upstream's
+    normalizeToolsForObservation). Only the observation changes: the trace's input is the span's."""
+    metadata = observation.metadata
+    parsed_input: Any = MISSING
+    if sorted_attrs.tool_definitions or "tools" in metadata:
+        attributes = sorted_attrs.leftover if sorted_attrs.tool_definitions else None
+        moved = move_metadata_tools(observation.input, metadata.get("tools"), attributes)
+        if moved is not None:
+            observation.input = moved.input
+            parsed_input = moved.parsed_input
+            apply_moved_metadata(metadata, moved)
+    columns = tool_columns(observation.input, observation.output, parsed_input)
+    if columns is not None:
+        observation.tool_definitions = columns.definitions
+        observation.tool_calls = columns.calls
+        observation.tool_call_names = columns.call_names
 
 
 def _note_trace(
