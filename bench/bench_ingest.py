@@ -13,13 +13,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime
 
 import aiohttp
+import psutil
 from _server import PeakRss, Server
 from spans import Generator
+
+
+def helper_cpu_seconds(server: Server) -> dict[str, float]:
+    """CPU of the server's child processes by kind: the mapping processes and PostgreSQL."""
+    out = {"mapping": 0.0, "postgres": 0.0}
+    for child in server.process.children(recursive=True):
+        try:
+            t = child.cpu_times()
+            kind = "postgres" if "postgres" in child.name() else "mapping"
+        except psutil.Error:
+            continue
+        out[kind] += t.user + t.system
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -69,6 +84,7 @@ async def throughput(server: Server, spans: int, batch: int, senders: int) -> No
 
         with PeakRss(server.process) as peak:
             cpu0 = server.cpu_seconds()
+            helpers0 = helper_cpu_seconds(server)
             t0 = time.perf_counter()
             await asyncio.gather(*(sender() for _ in range(senders)))
             accepted = time.perf_counter() - t0
@@ -79,13 +95,19 @@ async def throughput(server: Server, spans: int, batch: int, senders: int) -> No
                 seen = await visible_observations(http, server.url)
             visible = time.perf_counter() - t0
             cpu = server.cpu_seconds() - cpu0
+            helpers = {k: v - helpers0.get(k, 0.0) for k, v in helper_cpu_seconds(server).items()}
     n = len(payloads) * batch
     print(
         f"accepted {n} spans in {accepted:.2f} s: {n / accepted:,.0f} spans/s "
         f"(request p50 {pct(latencies, 50) * 1000:.0f} ms, p99 {pct(latencies, 99) * 1000:.0f} ms)"
     )
     print(f"all {n} queryable through the API after {visible:.2f} s: **{n / visible:,.0f} spans/s sustained**")
-    print(f"server CPU {cpu:.1f} s = {cpu / n * 1e6:.0f} µs/span; peak RSS {peak.peak:.0f} MB")
+    print(
+        f"server CPU {cpu:.1f} s = {cpu / n * 1e6:.0f} µs/span in the serving process, "
+        f"+ {helpers['mapping'] / n * 1e6:.0f} µs/span in the mapping processes, "
+        f"+ {helpers['postgres'] / n * 1e6:.0f} µs/span in PostgreSQL; "
+        f"peak RSS {peak.peak:.0f} MB (serving process; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
+    )
 
 
 async def fixed_rate(server: Server, rate: int, seconds: float, batch: int) -> None:
@@ -211,8 +233,6 @@ async def legacy(server: Server, events: int, batch: int, senders: int) -> None:
 
 async def big_trace(server: Server, observations: int, batch: int) -> None:
     """One trace of `observations` spans, sent in batches: memory must stay flat."""
-    import os
-
     gen = Generator(seed=4)
     trace_id = os.urandom(16)
     auth = aiohttp.BasicAuth(server.public_key, server.secret_key)

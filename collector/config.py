@@ -19,8 +19,10 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # Worker batching into ClickHouse.
     batch_max_rows: int = 20_000
     batch_max_wait_ms: int = 250
-    # Processes decoding and mapping OTLP payloads beside the worker (0: a thread of its own).
-    worker_concurrency: int = 1
+    # Processes decoding, mapping, pricing and encoding OTLP payloads beside the worker (0: a
+    # thread of its own). Two on a 2-core machine: 8.1-8.8k spans/s sustained against 7.6k with
+    # one (bench/RESULTS.md), since mapping costs about as much CPU as everything else together.
+    worker_concurrency: int = 2
     # A payload that fails this many times goes to the dead-letter area.
     max_attempts: int = 5
     # A payload taken by a worker that dies is handed to another worker after this long.

@@ -1,4 +1,4 @@
-"""Rows → JSONEachRow bytes for ClickHouse inserts."""
+"""Rows → JSONEachRow bytes for ClickHouse inserts (and back, for the rare row needed again)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 import msgspec
 
+from spyglass.store.clickhouse.rows import ObservationRow
+
 _encoder = msgspec.json.Encoder()
+_observations_decoder = msgspec.json.Decoder(list[ObservationRow])
 
 
 def json_each_row(rows: Iterable[msgspec.Struct]) -> bytes:
@@ -16,3 +19,11 @@ def json_each_row(rows: Iterable[msgspec.Struct]) -> bytes:
         encode_into(row, buf, -1)
         buf += b"\n"
     return bytes(buf)
+
+
+def decode_rows(data: bytes) -> list[ObservationRow]:
+    """Observation rows back from `json_each_row` output (one JSON object a line)."""
+    body = data.rstrip(b"\n")
+    if not body:
+        return []
+    return _observations_decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")

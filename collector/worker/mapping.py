@@ -1,44 +1,165 @@
-"""Decoding and mapping OTLP payloads off the event loop.
+"""Decoding, mapping, pricing and encoding OTLP payloads off the serving process.
 
-Decode + map is pure CPU (~50-70 µs a span). Run inline it would hold the event loop for
-seconds per batch, stalling every HTTP request of the same process; in a thread it would still
-share one core with them. A small pool of spawned processes (spawned, never forked: the parent
-holds chDB's threads) maps payloads in parallel and hands back MapResults.
+Everything done per span is pure CPU (~100 µs a span all told). Run in the process that also
+serves HTTP, it would hold the GIL for tens of milliseconds per payload and stall every
+request; in a thread it would still share the GIL. A small pool of spawned processes (spawned,
+never forked: the parent holds chDB's threads) turns each payload into insert-ready bytes, so
+the worker only folds the few trace patches, inserts and acknowledges.
+
+Rows that need the worker's own state come back as structs instead (generations that name a
+prompt version: the prompt id lives in PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from spyglass.collector.otel import MapResult, OtlpDecodeError, decode_otlp, map_export
+import msgspec
+
+from spyglass.collector.otel import ExperimentItem, OtlpDecodeError, TracePatch, decode_otlp, map_export
+from spyglass.collector.pricing import ModelDefinition, ModelMatcher
+from spyglass.collector.worker.encode import json_each_row
+from spyglass.collector.worker.price import price_row
+from spyglass.store.clickhouse.rows import ObservationRow
 
 _CONTENT_TYPE = {"pb": "application/x-protobuf", "json": "application/json"}
 
 
-def map_payload(body: bytes, fmt: str, project_id: str, received_at: float) -> MapResult | str:
-    """A payload's rows, or the reason it can never be decoded (a str: errors cross processes
-    as text, since exception classes with their own constructors do not unpickle reliably)."""
+class ProjectModels(msgspec.Struct, frozen=True, array_like=True):
+    """A project's own models as the worker last loaded them; `version` changes whenever the
+    worker reloads them (after a models-changed notification), so a mapping process knows
+    when to recompile its copy."""
+
+    version: int
+    models: tuple[ModelDefinition, ...] = ()
+
+
+class MapTask(msgspec.Struct, frozen=True, array_like=True):
+    body: bytes
+    fmt: str
+    project_id: str
+    received_at: float
+    models: ProjectModels
+
+
+class MappedPayload(msgspec.Struct, kw_only=True):
+    """One OTLP payload, ready to insert."""
+
+    # Priced observations as JSONEachRow for the `observations` table, one per span id.
+    rows: bytes = b""
+    row_count: int = 0
+    # Every observation id of the payload (rows and held), for the worker's merge cache.
+    ids: list[str] = []
+    # Rows that still need the worker (prompt linking); priced already.
+    held: list[ObservationRow] = []
+    traces: dict[str, TracePatch] = {}
+    experiments: list[ExperimentItem] = []
+    spans: int = 0
+    rejected_count: int = 0
+
+
+# Per mapping process: the built-in catalog is compiled once, project models on first use and
+# again whenever the worker sends a newer version.
+_matcher: ModelMatcher | None = None
+_versions: dict[str, int] = {}
+
+
+def _project_matcher(project_id: str, models: ProjectModels) -> ModelMatcher:
+    global _matcher
+    if _matcher is None:
+        _matcher = ModelMatcher()
+    if _versions.get(project_id) != models.version:
+        _matcher.set_project_models(project_id, list(models.models))
+        _versions[project_id] = models.version
+    return _matcher
+
+
+def needs_worker(row: ObservationRow) -> bool:
+    """Whether the row needs state only the worker has (a prompt id from PostgreSQL)."""
+    return bool(row.prompt_name) and row.prompt_version is not None and row.prompt_id is None
+
+
+def map_payload(task: MapTask) -> MappedPayload | str:
+    """A payload's insert-ready rows, or the reason it can never be decoded (a str: errors
+    cross processes as text, since exception classes with their own constructors do not
+    unpickle reliably)."""
     try:
-        return map_export(decode_otlp(body, _CONTENT_TYPE[fmt]), project_id=project_id, received_at=received_at)
+        export = decode_otlp(task.body, _CONTENT_TYPE[task.fmt])
     except OtlpDecodeError as exc:
         return str(exc)
+    result = map_export(export, project_id=task.project_id, received_at=task.received_at)
+    matcher = _project_matcher(task.project_id, task.models)
+    # One row per span id (the last wins, as when the worker kept rows in a dict): rows of one
+    # payload share event_ts, so duplicates would otherwise tie in ReplacingMergeTree.
+    by_id: dict[str, ObservationRow] = {}
+    for row in result.observations:
+        by_id[row.id] = row
+    ready: list[ObservationRow] = []
+    held: list[ObservationRow] = []
+    for row in by_id.values():
+        priced = price_row(matcher, task.project_id, row)
+        (held if needs_worker(priced) else ready).append(priced)
+    return MappedPayload(
+        rows=json_each_row(ready),
+        row_count=len(ready),
+        ids=list(by_id),
+        held=held,
+        traces=result.traces,
+        experiments=result.experiments,
+        spans=len(result.observations),
+        rejected_count=result.rejected_count,
+    )
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Mapping processes hold both ends of their task pipe, so a parent killed with SIGKILL
+    leaves them waiting forever: watch the parent and leave when it is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _warm_up() -> None:
+    """Import the mapper and compile the price catalog before the first payload arrives."""
+    _project_matcher("", ProjectModels(0))
 
 
 class PayloadMapper:
     def __init__(self, processes: int) -> None:
         self._executor: Executor
+        self._processes = processes
         if processes > 0:
-            self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         else:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="otel-map")
 
-    async def map(self, items: Sequence[tuple[bytes, str, str, float]]) -> list[MapResult | str]:
-        loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(self._executor, map_payload, *item) for item in items]
-        return list(await asyncio.gather(*futures))
+    def warm_up(self) -> None:
+        """Start every mapping process now (each takes ~1 s to import and compile the catalog),
+        not when the first payloads are waiting; returns at once."""
+        for _ in range(max(1, self._processes)):
+            self._executor.submit(_warm_up)
+
+    def submit(self, tasks: Sequence[MapTask]) -> list[Future[MappedPayload | str]]:
+        """Start mapping now (results are awaited later, so the caller can overlap work)."""
+        return [self._executor.submit(map_payload, t) for t in tasks]
+
+    async def map(self, tasks: Sequence[MapTask]) -> list[MappedPayload | str]:
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(tasks))))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

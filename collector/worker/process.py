@@ -1,5 +1,9 @@
 """Raw payloads → ClickHouse rows: decode, map, merge with stored state, price.
 
+OTel payloads are decoded, mapped, priced and encoded by the mapping processes (mapping.py);
+here only their trace patches fold into stored traces. Legacy /ingestion events merge here,
+since they need the stored version of what they update.
+
 Payloads are handled in receive order, so a later update always folds over an earlier one.
 Rows get `event_ts` = the payload's receive time, which makes re-processing a payload (a
 replay, a redelivery after a crash) produce rows no newer than what it produced before.
@@ -7,6 +11,8 @@ replay, a redelivery after a crash) produce rows no newer than what it produced 
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,10 +37,12 @@ from spyglass.collector.events import (
     needs_wrapper_trace,
     wrapper_trace_event,
 )
-from spyglass.collector.otel import ExperimentItem, MapResult, merge_trace_patch
-from spyglass.collector.pricing import ModelDefinition, ModelMatcher, compute_cost, usage_with_total
+from spyglass.collector.otel import ExperimentItem, merge_trace_patch
+from spyglass.collector.pricing import ModelDefinition, ModelMatcher
+from spyglass.collector.worker.encode import decode_rows
 from spyglass.collector.worker.loop import Payload, Prepared
-from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels
+from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
@@ -66,14 +74,31 @@ class _Batch:
         self.observations: dict[tuple[str, str], ObservationRow] = {}
         # Stored versions of observations that legacy updates merge into.
         self.stored_observations: dict[tuple[str, str], ObservationRow] = {}
-        # Observations this batch writes.
+        # Observations this batch writes as structs (legacy merges, held OTel rows).
         self.touched: set[tuple[str, str]] = set()
+        # Of those, the ones still to be priced (legacy merges; OTel rows come priced).
+        self.unpriced: set[tuple[str, str]] = set()
+        # OTel observations already encoded by the mapping processes.
+        self.encoded: list[bytes] = []
+        self.encoded_rows = 0
+        self.encoded_ids: list[tuple[str, list[str]]] = []
         # The dataType each score's client declared (None: inferred from the value).
         self.declared_types: dict[tuple[str, str], str | None] = {}
         self.traces: dict[tuple[str, str], TraceRow] = {}
         self.scores: dict[tuple[str, str], ScoreRow] = {}
         self.experiments: dict[str, list[ExperimentItem]] = defaultdict(list)
         self.run_items: dict[str, list[DatasetRunItemCreate]] = defaultdict(list)
+
+
+class Started:
+    """A batch whose OTel payloads are being mapped in the mapping processes."""
+
+    def __init__(self, ordered: list[Payload], mapping: dict[int, asyncio.Future[MappedPayload | str]]) -> None:
+        self.ordered = ordered
+        self.mapping = mapping
+
+
+Parsed = MappedPayload | dict[EntityKey, list[IngestionEvent]]
 
 
 class RowProcessor:
@@ -93,7 +118,11 @@ class RowProcessor:
         self.traces = RowCache(TraceRow, cache_entries)
         self.observations = RowCache(ObservationRow, cache_entries)
         self.scores = RowCache(ScoreRow, cache_entries)
+        # Prices legacy rows here; OTel rows are priced by the mapping processes, which get
+        # each project's models (with a version) along with every payload.
         self.matcher = ModelMatcher()
+        self._models: dict[str, ProjectModels] = {}
+        self._model_versions = itertools.count(1)
         self._load_models = load_models
         self._record_experiments = record_experiments
         self._record_run_items = record_run_items
@@ -104,26 +133,32 @@ class RowProcessor:
 
     # -- Processor protocol ------------------------------------------------------------------
 
-    async def prepare(self, payloads: Sequence[Payload]) -> Prepared:
-        prepared = Prepared(done=[], failed=[])
-        batch = _Batch()
-        parsed: list[tuple[Payload, MapResult | dict[EntityKey, list[IngestionEvent]], int]] = []
+    async def start(self, payloads: Sequence[Payload]) -> Started:
+        """Hand the batch's OTel payloads to the mapping processes; `finish` folds the results.
+        Starting batch N+1 while batch N is still being inserted keeps both cores busy."""
         ordered = sorted(payloads, key=lambda p: p.ref.received_us)
         otel = [p for p in ordered if p.ref.source == "otel"]
-        mapped = dict(
-            zip(
-                (id(p) for p in otel),
-                await self._mapper.map([(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6) for p in otel]),
-                strict=True,
-            )
-        )
-        for p in ordered:
+        tasks = []
+        for p in otel:
+            models = await self._project_models(p.ref.project_id)
+            tasks.append(MapTask(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6, models))
+        futures = [asyncio.wrap_future(f) for f in self._mapper.submit(tasks)]
+        return Started(ordered, {id(p): f for p, f in zip(otel, futures, strict=True)})
+
+    async def prepare(self, payloads: Sequence[Payload]) -> Prepared:
+        return await self.finish(await self.start(payloads))
+
+    async def finish(self, started: Started) -> Prepared:
+        prepared = Prepared(done=[], failed=[])
+        batch = _Batch()
+        parsed: list[tuple[Payload, Parsed, int]] = []
+        for p in started.ordered:
             if p.ref.source == "otel":
-                result = mapped[id(p)]
+                result = await started.mapping[id(p)]
                 if isinstance(result, str):
                     prepared.failed.append((p, f"undecodable otel payload: {result}"))
                 else:
-                    parsed.append((p, result, len(result.observations)))
+                    parsed.append((p, result, result.spans))
                 continue
             try:
                 events = decode_events(p.body)
@@ -134,14 +169,24 @@ class RowProcessor:
         # Merges need the stored version of every entity the batch touches: one read per table
         # and project for the whole batch (most hits come from the worker's own cache).
         await self._load_state(parsed, batch)
+        legacy_observations = {
+            (p.ref.project_id, body_id)
+            for p, data, _ in parsed
+            if not isinstance(data, MappedPayload)
+            for entity, body_id in data
+            if entity == OBSERVATION
+        }
         for p, data, items in parsed:
+            pid = p.ref.project_id
             version = p.ref.received_us / 1e6
-            if isinstance(data, MapResult):
-                self._fold_otel(p.ref.project_id, data, batch)
+            if isinstance(data, MappedPayload):
+                self._fold_otel(pid, data, batch, legacy_observations)
                 prepared.done.append((p, items, data.rejected_count))
             else:
-                await self._fold_events(p.ref.project_id, data, version, batch)
+                await self._fold_events(pid, data, version, batch)
                 prepared.done.append((p, items, 0))
+                # A legacy batch can be thousands of events: let the event loop serve requests.
+                await asyncio.sleep(0)
         await self._price(batch)
         await self._link_prompts(batch)
         await self._check_score_configs(batch)
@@ -154,6 +199,9 @@ class RowProcessor:
         prepared.traces = list(batch.traces.values())
         prepared.observations = [row for key, row in batch.observations.items() if key in batch.touched]
         prepared.scores = list(batch.scores.values())
+        if batch.encoded:
+            prepared.encoded = [("observations", batch.encoded, batch.encoded_rows)]
+        prepared.encoded_ids = batch.encoded_ids
         return prepared
 
     def forget_project(self, project_id: str) -> None:
@@ -163,22 +211,39 @@ class RowProcessor:
         self.observations.forget_project(project_id)
         self.scores.forget_project(project_id)
 
+    def models_changed(self, project_id: str) -> None:
+        """A project's models changed (NOTIFY from any process): reload them for new data."""
+        self._models.pop(project_id, None)
+        self.matcher.invalidate(project_id)
+
     def committed(self, prepared: Prepared) -> None:
         self.traces.put_many(prepared.traces)
+        # Observations written as encoded rows are not kept as structs (nothing in OTel merges
+        # into them); drop older cached versions so a later legacy update re-reads the store.
+        for pid, ids in prepared.encoded_ids:
+            self.observations.drop(pid, ids)
         self.observations.put_many(prepared.observations)
         self.scores.put_many(prepared.scores)
 
+    # -- models ------------------------------------------------------------------------------
+
+    async def _project_models(self, project_id: str) -> ProjectModels:
+        models = self._models.get(project_id)
+        if models is not None:
+            return models
+        loaded = tuple(await self._load_models(project_id)) if self._load_models else ()
+        models = ProjectModels(next(self._model_versions), loaded)
+        self.matcher.set_project_models(project_id, list(loaded))
+        self._models[project_id] = models
+        return models
+
     # -- stored state ------------------------------------------------------------------------
 
-    async def _load_state(
-        self,
-        parsed: list[tuple[Payload, MapResult | dict[EntityKey, list[IngestionEvent]], int]],
-        batch: _Batch,
-    ) -> None:
+    async def _load_state(self, parsed: list[tuple[Payload, Parsed, int]], batch: _Batch) -> None:
         wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
         for p, data, _ in parsed:
             pid = p.ref.project_id
-            if isinstance(data, MapResult):
+            if isinstance(data, MappedPayload):
                 wanted[(pid, TRACE)].update(data.traces)
             else:
                 for entity, body_id in data:
@@ -196,11 +261,26 @@ class RowProcessor:
 
     # -- sources -----------------------------------------------------------------------------
 
-    def _fold_otel(self, pid: str, result: MapResult, batch: _Batch) -> None:
-        for row in result.observations:
+    def _fold_otel(
+        self, pid: str, result: MappedPayload, batch: _Batch, legacy_observations: set[tuple[str, str]]
+    ) -> None:
+        if result.rows:
+            batch.encoded.append(result.rows)
+            batch.encoded_rows += result.row_count
+        batch.encoded_ids.append((pid, result.ids))
+        if legacy_observations and any((pid, i) in legacy_observations for i in result.ids):
+            # A legacy update later in this batch merges into one of these rows: it needs them
+            # as structs (rare: both SDK generations writing one observation in one batch).
+            for row in decode_rows(result.rows):
+                key = (pid, row.id)
+                batch.observations[key] = row
+                batch.touched.discard(key)
+                batch.unpriced.discard(key)
+        for row in result.held:
             key = (pid, row.id)
             batch.observations[key] = row
             batch.touched.add(key)
+            batch.unpriced.discard(key)
         for patch in result.traces.values():
             key = (pid, patch.trace_id)
             batch.traces[key] = merge_trace_patch(batch.traces.get(key), patch)
@@ -220,6 +300,7 @@ class RowProcessor:
                 row = merge_observation(current, group, pid, version)  # type: ignore[arg-type]
                 batch.observations[key] = row
                 batch.touched.add(key)
+                batch.unpriced.add(key)
                 if needs_wrapper_trace(row):
                     wrappers.append(row)
             elif entity == SCORE:
@@ -283,43 +364,14 @@ class RowProcessor:
                     if prompt_id is not None:
                         batch.observations[key] = msgspec.structs.replace(row, prompt_id=prompt_id)
 
-    # -- pricing -----------------------------------------------------------------------------
+    # -- pricing ---------------------------------------------------------------------------
 
     async def _price(self, batch: _Batch) -> None:
-        for key, row in batch.observations.items():
-            if not row.provided_model_name and not row.usage_details and not row.provided_cost_details:
-                continue
-            pid = key[0]
-            model = None
+        """Price rows made by legacy merges (OTel rows arrive priced from the mapping processes)."""
+        for n, key in enumerate(k for k in batch.observations if k in batch.unpriced):
+            row = batch.observations[key]
             if row.provided_model_name:
-                if not self.matcher.has_project(pid):
-                    models = await self._load_models(pid) if self._load_models else ()
-                    self.matcher.set_project_models(pid, list(models))
-                model = self.matcher.match(pid, row.provided_model_name)
-            usage = usage_with_total(row.usage_details)
-            result = compute_cost(
-                usage,
-                row.provided_cost_details or None,
-                model,
-                _json_object(row.model_parameters),
-                row.metadata,
-            )
-            batch.observations[key] = msgspec.structs.replace(
-                row,
-                usage_details=usage,
-                cost_details=result.cost_details,
-                total_cost=result.total_cost,
-                internal_model_id=result.internal_model_id or row.internal_model_id,
-                usage_pricing_tier_id=result.tier_id,
-                usage_pricing_tier_name=result.tier_name,
-            )
-
-
-def _json_object(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+                await self._project_models(key[0])
+            batch.observations[key] = price_row(self.matcher, key[0], row)
+            if n % 500 == 499:
+                await asyncio.sleep(0)  # a long legacy batch must not hold the event loop

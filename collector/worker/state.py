@@ -46,6 +46,13 @@ class RowCache(Generic[R]):
         while len(self._rows) > self._max:
             self._rows.popitem(last=False)
 
+    def drop(self, project_id: str, ids: Iterable[str]) -> None:
+        """Forget these rows (newer versions were written without passing through the cache)."""
+        if not self._rows:
+            return
+        for i in ids:
+            self._rows.pop((project_id, i), None)
+
     def forget_project(self, project_id: str) -> None:
         for key in [k for k in self._rows if k[0] == project_id]:
             del self._rows[key]
