@@ -13,6 +13,7 @@ from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.migrate import migrate as migrate_clickhouse
 from spyglass.store.config import BlobConfig, ClickHouseConfig, PostgresConfig, RedisConfig
 from spyglass.store.errors import StartupError, StoreError
+from spyglass.store.locks import MergeLocks, open_merge_locks
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.database import PostgresStore
 from spyglass.store.queue import Queue, open_queue
@@ -49,6 +50,7 @@ class Stores:
         media_blob: BlobStore,
         exports_blob: BlobStore,
         queue: Queue,
+        merge_locks: MergeLocks,
     ) -> None:
         self.cfg = cfg
         self.clickhouse = clickhouse
@@ -57,6 +59,7 @@ class Stores:
         self.media_blob = media_blob
         self.exports_blob = exports_blob
         self.queue = queue
+        self.merge_locks = merge_locks
         self.api_keys = ApiKeys(postgres.pool, cfg.salt)
 
     @property
@@ -102,6 +105,9 @@ async def open_stores(cfg: StoresConfig, *, clickhouse: bool = True) -> AsyncIte
             await queue.backlog()
         except StoreError as exc:
             raise StartupError("redis", cfg.redis.url, str(exc)) from None
+        # Same Redis as the queue: a shared queue is exactly when several workers merge at once.
+        merge_locks = open_merge_locks(cfg.redis)
+        stack.push_async_callback(merge_locks.close)
         ch: ClickHouse | None = None
         if clickhouse:
             ch = ClickHouse(cfg.clickhouse)
@@ -119,4 +125,5 @@ async def open_stores(cfg: StoresConfig, *, clickhouse: bool = True) -> AsyncIte
             media_blob=blobs[1],
             exports_blob=blobs[2],
             queue=queue,
+            merge_locks=merge_locks,
         )

@@ -48,6 +48,9 @@ class Prepared(msgspec.Struct):
     encoded_ids: list[tuple[str, list[str]]] = []
     done: list[tuple[Payload, int, int]] = []  # payload, items, rejected
     failed: list[tuple[Payload, str]] = []
+    # The processor's merge lease on the entities these rows merged into (see store/locks),
+    # held until the rows are committed.
+    lease: Any = None
 
 
 class _Staged(msgspec.Struct):
@@ -66,6 +69,10 @@ class Processor(Protocol):
         ...
 
     def committed(self, prepared: Prepared) -> None: ...
+
+    async def release(self, prepared: Prepared) -> None:
+        """Free what `finish` holds for the batch (called once its rows are committed or failed)."""
+        ...
 
 
 class DeadLetters(Protocol):
@@ -188,7 +195,11 @@ class IngestWorker:
             if staged.error is not None:
                 raise staged.error
             prepared = await self._processor.finish(staged.started)
-            await self._insert(prepared)
+            try:
+                await self._insert(prepared)
+                self._processor.committed(prepared)
+            finally:
+                await self._processor.release(prepared)
         except RetryableError as exc:
             log.warning("batch of %d payloads will be retried: %s", len(payloads), exc)
             await self._retry([p.message for p in payloads], str(exc))
@@ -205,7 +216,6 @@ class IngestWorker:
             reason = str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
             await self._dead_letter(payloads[0].message, payloads[0].ref, reason)
             return
-        self._processor.committed(prepared)
         for p, reason in prepared.failed:
             await self._dead_letter(p.message, p.ref, reason)
         await self._queue.ack([p.message.id for p, _, _ in prepared.done])

@@ -7,6 +7,12 @@ since they need the stored version of what they update.
 Payloads are handled in receive order, so a later update always folds over an earlier one.
 Rows get `event_ts` = the payload's receive time, which makes re-processing a payload (a
 replay, a redelivery after a crash) produce rows no newer than what it produced before.
+
+Several workers (scale-out) may merge into the same entity at once. A batch therefore holds a
+merge lease (store/locks) on every trace, observation and score it merges, from reading their
+stored versions until its rows are committed; such workers trust no cache (another worker may
+have written since) and write each merged row newer than the stored one it merged into, so a
+payload that reached this worker later than a newer one reached another is not lost behind it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -46,6 +52,7 @@ from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
+from spyglass.store.locks import Lease, LocalMergeLocks, MergeLocks
 
 log = logging.getLogger("spyglass.worker")
 
@@ -56,6 +63,12 @@ ExperimentSink = Callable[[str, list[ExperimentItem]], Awaitable[None]]
 RunItemSink = Callable[[str, list[DatasetRunItemCreate]], Awaitable[None]]
 PromptResolver = Callable[[str, list[tuple[str, int]]], Awaitable[dict[tuple[str, int], str]]]
 ScoreConfigLoader = Callable[[str, list[str]], Awaitable[dict[str, ScoreConfig]]]
+
+# A lease outlives any sane batch (merge + insert take seconds even under load); a crashed
+# holder's keys free up after it. Waiting longer than a few batches means heavy contention:
+# the batch goes back to the queue with backoff instead.
+LEASE_TTL_SECONDS = 60.0
+LEASE_WAIT_SECONDS = 20.0
 
 
 def encode_events(events: Sequence[IngestionEvent]) -> bytes:
@@ -88,6 +101,8 @@ class _Batch:
         self.scores: dict[tuple[str, str], ScoreRow] = {}
         self.experiments: dict[str, list[ExperimentItem]] = defaultdict(list)
         self.run_items: dict[str, list[DatasetRunItemCreate]] = defaultdict(list)
+        # event_ts of the stored versions merged into, by (entity, project, id).
+        self.stored_versions: dict[tuple[str, str, str], float] = {}
 
 
 class Started:
@@ -112,9 +127,14 @@ class RowProcessor:
         resolve_prompts: PromptResolver | None = None,
         load_score_configs: ScoreConfigLoader | None = None,
         mapper: PayloadMapper | None = None,
+        locks: MergeLocks | None = None,
         cache_entries: int = 50_000,
     ) -> None:
         self._ch = ch
+        self._locks: MergeLocks = locks or LocalMergeLocks()
+        if not self._locks.exclusive:
+            # Other workers write the same entities: a cached row may be stale.
+            cache_entries = 0
         self.traces = RowCache(TraceRow, cache_entries)
         self.observations = RowCache(ObservationRow, cache_entries)
         self.scores = RowCache(ScoreRow, cache_entries)
@@ -141,7 +161,7 @@ class RowProcessor:
         tasks = []
         for p in otel:
             models = await self._project_models(p.ref.project_id)
-            tasks.append(MapTask(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6, models))
+            tasks.append(MapTask(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6, models, p.ref.encoding))
         futures = [asyncio.wrap_future(f) for f in self._mapper.submit(tasks)]
         return Started(ordered, {id(p): f for p, f in zip(otel, futures, strict=True)})
 
@@ -166,9 +186,40 @@ class RowProcessor:
                 prepared.failed.append((p, f"undecodable {p.ref.source} payload: {exc}"))
                 continue
             parsed.append((p, group_events(events), len(events)))
+        wanted = _entities(parsed)
+        lease = await self._locks.acquire(
+            [f"{pid}:{entity}:{i}" for (pid, entity), ids in wanted.items() for i in ids],
+            ttl=LEASE_TTL_SECONDS,
+            wait=LEASE_WAIT_SECONDS,
+        )
+        try:
+            prepared = await self._merge(parsed, wanted, batch, prepared)
+        except BaseException:
+            await self._locks.release(lease)
+            raise
+        prepared.lease = lease
+        return prepared
+
+    async def release(self, prepared: Prepared) -> None:
+        """Free the batch's merge lease (after its rows are committed, or it failed)."""
+        lease, prepared.lease = prepared.lease, None
+        if isinstance(lease, Lease) and lease.keys:
+            try:
+                await self._locks.release(lease)
+            except Exception as exc:
+                # The rows are committed; an unreleased lease only makes others wait for its TTL.
+                log.warning("releasing a merge lease of %d keys failed: %s", len(lease.keys), exc)
+
+    async def _merge(
+        self,
+        parsed: list[tuple[Payload, Parsed, int]],
+        wanted: dict[tuple[str, str], set[str]],
+        batch: _Batch,
+        prepared: Prepared,
+    ) -> Prepared:
         # Merges need the stored version of every entity the batch touches: one read per table
         # and project for the whole batch (most hits come from the worker's own cache).
-        await self._load_state(parsed, batch)
+        await self._load_state(wanted, batch)
         legacy_observations = {
             (p.ref.project_id, body_id)
             for p, data, _ in parsed
@@ -199,6 +250,10 @@ class RowProcessor:
         prepared.traces = list(batch.traces.values())
         prepared.observations = [row for key, row in batch.observations.items() if key in batch.touched]
         prepared.scores = list(batch.scores.values())
+        if not self._locks.exclusive:
+            prepared.traces = _newer_than_stored(prepared.traces, TRACE, batch.stored_versions)
+            prepared.observations = _newer_than_stored(prepared.observations, OBSERVATION, batch.stored_versions)
+            prepared.scores = _newer_than_stored(prepared.scores, SCORE, batch.stored_versions)
         if batch.encoded:
             prepared.encoded = [("observations", batch.encoded, batch.encoded_rows)]
         prepared.encoded_ids = batch.encoded_ids
@@ -239,16 +294,7 @@ class RowProcessor:
 
     # -- stored state ------------------------------------------------------------------------
 
-    async def _load_state(self, parsed: list[tuple[Payload, Parsed, int]], batch: _Batch) -> None:
-        wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for p, data, _ in parsed:
-            pid = p.ref.project_id
-            if isinstance(data, MappedPayload):
-                wanted[(pid, TRACE)].update(data.traces)
-            else:
-                for entity, body_id in data:
-                    if entity in (TRACE, OBSERVATION, SCORE):
-                        wanted[(pid, entity)].add(body_id)
+    async def _load_state(self, wanted: dict[tuple[str, str], set[str]], batch: _Batch) -> None:
         caches: dict[str, tuple[RowCache[Any], dict[tuple[str, str], Any]]] = {
             TRACE: (self.traces, batch.traces),
             OBSERVATION: (self.observations, batch.stored_observations),
@@ -258,6 +304,7 @@ class RowProcessor:
             cache, target = caches[entity]
             for row_id, row in (await cache.load(self._ch, pid, list(ids))).items():
                 target[(pid, row_id)] = row
+                batch.stored_versions[(entity, pid, row_id)] = row.event_ts
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -375,3 +422,37 @@ class RowProcessor:
             batch.observations[key] = price_row(self.matcher, key[0], row)
             if n % 500 == 499:
                 await asyncio.sleep(0)  # a long legacy batch must not hold the event loop
+
+
+R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
+
+
+def _entities(parsed: list[tuple[Payload, Parsed, int]]) -> dict[tuple[str, str], set[str]]:
+    """Every (project, entity kind) → ids the batch merges into, incl. the trace that a legacy
+    observation without a trace id gets (of its own id)."""
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for p, data, _ in parsed:
+        pid = p.ref.project_id
+        if isinstance(data, MappedPayload):
+            wanted[(pid, TRACE)].update(data.traces)
+            continue
+        for (entity, body_id), group in data.items():
+            if entity in (TRACE, OBSERVATION, SCORE):
+                wanted[(pid, entity)].add(body_id)
+            if entity == OBSERVATION and not any(getattr(e.body, "trace_id", None) for e in group):
+                wanted[(pid, TRACE)].add(body_id)
+    return wanted
+
+
+def _newer_than_stored(rows: list[R], entity: str, stored: dict[tuple[str, str, str], float]) -> list[R]:
+    """Rows whose version would not beat the stored version they merged into get one microsecond
+    more. With several workers a payload received earlier can be merged after a later one; its
+    merged row (which includes the later one's) must still be the version readers pick."""
+    out = []
+    for row in rows:
+        before = stored.get((entity, row.project_id, row.id))
+        if before is not None and row.event_ts <= before:
+            bumped = (round(before * 1_000_000) + 1) / 1_000_000
+            row = msgspec.structs.replace(row, event_ts=bumped, updated_at=max(row.updated_at, bumped))
+        out.append(row)
+    return out

@@ -230,7 +230,7 @@ def test_kill9_scaleout_worker_loses_nothing_acknowledged(
     prefix = env["REDIS_KEY_PREFIX"]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        backlog = sum(rc.xlen(k) if rc.type(k) == b"stream" else rc.zcard(k) for k in rc.keys(f"{prefix}:*"))
+        backlog = sum(rc.xlen(k) if rc.type(k) == b"stream" else rc.zcard(k) for k in rc.keys(f"{prefix}:queue:*"))
         if backlog == 0:
             break
         time.sleep(0.5)

@@ -66,6 +66,9 @@ class _Processor:
     def committed(self, prepared: Prepared) -> None:
         self.committed_batches.append(len(self.committed_batches))
 
+    async def release(self, prepared: Prepared) -> None:
+        return None
+
 
 async def test_batches_overlap_but_merge_and_commit_in_order() -> None:
     log: list[tuple[str, int]] = []
