@@ -32,10 +32,14 @@ def main() -> None:
     http = requests.Session()
     http.auth = (args.public_key, args.secret_key)
     base = f"{server.url}/api/public"
-    now = datetime.now(UTC)
     iso = lambda d: d.isoformat().replace("+00:00", "Z")  # noqa: E731
     first = http.get(f"{base}/traces", params={"limit": 50}, timeout=60).json()["data"]
     trace_ids = [t["id"] for t in first]
+    # The time windows ("last 24 h", 7 and 30 days) end at the store's newest trace, not at the
+    # wall clock: a store loaded days ago would otherwise leave them (partly) empty.
+    newest = datetime.fromisoformat(first[0]["timestamp"].replace("Z", "+00:00"))
+    now = min(datetime.now(UTC), newest + timedelta(seconds=1))
+    print(f"windows end at {iso(now)} (newest trace {first[0]['timestamp']})")
 
     def metrics(days: int) -> dict:
         query = {

@@ -6,6 +6,7 @@ scale-out role; the CLI decides which route groups and background contexts to mo
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -66,4 +67,14 @@ def create_app(
         app.cleanup_ctx.append(ctx)
     for add in route_groups:
         add(app)
+    app.on_startup.append(_freeze_startup_objects)
     return app
+
+
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Move everything alive after startup (modules, price catalog, pools) out of the cyclic
+    GC's reach. They live for the whole process, yet every full collection walked them again:
+    40-85 ms pauses in the middle of requests (trace detail p95 on a 10M-observation store).
+    Runs after the cleanup contexts have opened the stores."""
+    gc.collect()
+    gc.freeze()

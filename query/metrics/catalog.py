@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from spyglass.query.metrics.sources import keys_like, related, total_tokens
+from spyglass.query.metrics.sources import USAGE_TOTAL, keys_like, related
 
 ColumnType = Literal["string", "number", "string[]", "boolean"]
 Kind = Literal["integer", "decimal", "float"]
@@ -72,7 +72,7 @@ _TRACE_OBS_STATS = _join(
     "obs_stats",
     "SELECT trace_id, count() AS observations_count, "
     "date_diff('millisecond', min(start_time), max(end_time)) AS latency, "
-    f"sum({total_tokens('usage_details')}) AS total_tokens, sum(total_cost) AS total_cost "
+    f"sum({USAGE_TOTAL}) AS total_tokens, sum(total_cost) AS total_cost "
     f"FROM ({related('observations', 'trace_id', 'id')}) GROUP BY trace_id",
     "obs_stats.trace_id = traces.id",
 )
@@ -147,6 +147,7 @@ _TRACES = View(
 
 _USAGE = "any(observations.usage_details)"
 _COSTS = "any(observations.cost_details)"
+_TOTAL_UNITS = f"any(observations.{USAGE_TOTAL})"
 _START = "any(observations.start_time)"
 _END = "any(observations.end_time)"
 _FIRST_TOKEN = "any(observations.completion_start_time)"
@@ -179,13 +180,13 @@ _OBSERVATION_MEASURES: dict[str, Measure] = {
     "streamingLatency": Measure(f"date_diff('millisecond', {_FIRST_TOKEN}, {_END})", "integer"),
     "inputTokens": Measure(keys_like(_USAGE, "input"), "integer"),
     "outputTokens": Measure(keys_like(_USAGE, "output"), "integer"),
-    "totalTokens": Measure(total_tokens(_USAGE), "integer"),
+    "totalTokens": Measure(_TOTAL_UNITS, "integer"),
     "outputTokensPerSecond": Measure(
         f"{keys_like(_USAGE, 'output')} * 1000 / nullIf(date_diff('millisecond', {_FIRST_TOKEN}, {_END}), 0)",
         "float",
     ),
     "tokensPerSecond": Measure(
-        f"{total_tokens(_USAGE)} * 1000 / nullIf(date_diff('millisecond', {_START}, {_END}), 0)", "float"
+        f"{_TOTAL_UNITS} * 1000 / nullIf(date_diff('millisecond', {_START}, {_END}), 0)", "float"
     ),
     "inputCost": Measure(keys_like(_COSTS, "input"), "decimal"),
     "outputCost": Measure(keys_like(_COSTS, "output"), "decimal"),

@@ -18,24 +18,37 @@ PROJECT = "{project:String}"
 T_FROM = "{t_from:DateTime64(6, 'UTC')}"
 T_TO = "{t_to:DateTime64(6, 'UTC')}"
 
-# The base rows are read from a window one day wider than asked, then cut to the exact range
-# after deduplication: a row whose newest version moved out of range must not be counted by
-# way of an older version that is still inside it.
+
+def window_start(time_column: str) -> str:
+    """Lower bound of the base rows: midnight (UTC) of the requested start.
+
+    Base rows are read from a wider window than asked, then cut to the exact range after
+    deduplication: a row whose newest version moved out of range must not be counted by way of
+    an older version still inside it. FINAL merges only versions with equal sorting keys, and
+    every table's sorting key holds `toDate(<time column>)`, so the versions FINAL can merge lie
+    on one UTC day and that day's midnight is wide enough (a whole day earlier was read before:
+    7-day metrics read 8 days). Date32 spans DateTime64's years, so this cannot overflow.
+    """
+    return f"{time_column} >= toDateTime64(toDate32({T_FROM}), 6, 'UTC')"
+
+
+# The end keeps a day of slack (rows after the requested end are few).
 WINDOW_SLACK = "INTERVAL 1 DAY"
+
+
+# MATERIALIZED columns a measure reads: `SELECT *` leaves them out.
+_MATERIALIZED = {"observations": ", usage_total"}
 
 
 def latest(table: str, where: str) -> str:
     """SELECT of the current version of each `table` row matching `where`; FINAL drops
     tombstoned rows itself."""
-    return f"SELECT * FROM {table} FINAL WHERE {where}"
+    return f"SELECT *{_MATERIALIZED.get(table, '')} FROM {table} FINAL WHERE {where}"
 
 
 def base_cte(table: str, time_column: str) -> str:
     """`WITH base AS (...)`: the view's own rows for the project, in the widened window."""
-    where = (
-        f"project_id = {PROJECT} AND {time_column} >= {T_FROM} - {WINDOW_SLACK} "
-        f"AND {time_column} <= {T_TO} + {WINDOW_SLACK}"
-    )
+    where = f"project_id = {PROJECT} AND {window_start(time_column)} AND {time_column} <= {T_TO} + {WINDOW_SLACK}"
     return f"base AS ({latest(table, where)})"
 
 
@@ -44,9 +57,9 @@ def related(table: str, column: str, ids_from_base: str) -> str:
     return latest(table, f"project_id = {PROJECT} AND {column} IN (SELECT {ids_from_base} FROM base)")
 
 
-def total_tokens(usage: str) -> str:
-    """Total units of a usage map: its `total` entry, or the sum of all entries when absent."""
-    return f"if(mapContains({usage}, 'total'), {usage}['total'], arraySum(mapValues({usage})))"
+# Total units of an observation's usage: its `total` entry, or the sum of all entries when
+# absent. Materialized at insert (migration 0003), so metrics do not read the usage Map for it.
+USAGE_TOTAL = "usage_total"
 
 
 def keys_like(mapping: str, word: str) -> str:
