@@ -19,6 +19,7 @@ from spyglass.cli.serve import public_url_of, stores_config
 from spyglass.cli.settings import Settings
 from spyglass.collector.rawlog import RawRef, encode_ref, hour_prefix, parse_key
 from spyglass.collector.worker.loop import IngestWorker
+from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
 from spyglass.store.blob import BlobStore
 from spyglass.store.postgres.dead_letters import DeadLetters
@@ -80,7 +81,14 @@ async def replay(
                 ch=stores.ch,
                 blob=stores.events_blob,
                 queue=queue,
-                processor=RowProcessor(stores.ch),
+                # Gzip payloads inflate under the same cap as at accept (a replayed zip bomb is a
+                # dead letter, not an out-of-memory).
+                processor=RowProcessor(
+                    stores.ch,
+                    mapper=PayloadMapper(
+                        0, max(settings.collector.max_body_bytes, settings.collector.max_ingestion_body_bytes)
+                    ),
+                ),
                 dead_letters=DeadLetters(stores.pg),
                 cfg=settings.collector,
             )

@@ -23,6 +23,7 @@ from spyglass.collector.auth import Authenticator
 from spyglass.collector.http.routes import add_ingest_routes
 from spyglass.collector.http.state import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES
 from spyglass.collector.intake import Intake
+from spyglass.collector.receivers.bodies import RUNNER_KWARGS, decompress_bodies
 from spyglass.query.routes import add_health_routes, add_read_routes
 from spyglass.query.server import create_app
 from spyglass.store.errors import ConfigError, StartupError
@@ -137,7 +138,11 @@ def build_app(
     if "api" in roles:
         groups.append(add_read_routes)
     max_body = max(settings.collector.max_body_bytes, settings.collector.max_ingestion_body_bytes)
-    return create_app(settings.api, contexts=contexts, route_groups=groups, client_max_size=max_body)
+    app = create_app(settings.api, contexts=contexts, route_groups=groups, client_max_size=max_body)
+    # The server leaves bodies compressed (RUNNER_KWARGS) so the OTLP receiver can persist gzip
+    # as received; every other route gets its body inflated by this middleware, as before.
+    app.middlewares.append(decompress_bodies)
+    return app
 
 
 def public_url_of(settings: Settings) -> str:
@@ -177,6 +182,7 @@ async def serve_process(settings: Settings, roles: set[str] | frozenset[str]) ->
             handle_signals=False,
             shutdown_timeout=settings.api.shutdown_timeout_seconds,
             access_log=None,
+            **RUNNER_KWARGS,
         )
         await runner.setup()
         try:

@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from spyglass.collector.config import CollectorConfig
-from spyglass.collector.rawlog import Fmt, RawRef, Source, encode_ref, make_ref
+from spyglass.collector.rawlog import Encoding, Fmt, RawRef, Source, encode_ref, make_ref
 from spyglass.store.blob import BlobStore
 from spyglass.store.queue import Queue
 
@@ -49,9 +49,13 @@ class Intake:
         if self._backlog >= self._cfg.max_backlog:
             raise Overloaded(self._cfg.retry_after_seconds)
 
-    async def submit(self, project_id: str, source: Source, fmt: Fmt, body: bytes) -> RawRef:
-        ref = make_ref(project_id, source, fmt)
-        await self._blob.put(ref.key, body, content_type=_CONTENT_TYPES[fmt])
+    async def submit(
+        self, project_id: str, source: Source, fmt: Fmt, body: bytes, encoding: Encoding = "identity"
+    ) -> RawRef:
+        """Persist `body` (in `encoding`, e.g. gzip as the client sent it) and queue its reference."""
+        ref = make_ref(project_id, source, fmt, encoding=encoding)
+        content_type = _CONTENT_TYPES[fmt] if encoding == "identity" else "application/gzip"
+        await self._blob.put(ref.key, body, content_type=content_type)
         await self._queue.put(encode_ref(ref))
         self._backlog += 1
         self.accepted_payloads += 1

@@ -18,6 +18,7 @@ from aiohttp import web
 from spyglass.cli.serve import ALL_ROLES, GRPC_PORT, WORKER, build_app, stores_config
 from spyglass.cli.settings import Settings, load_settings
 from spyglass.collector.http.state import LIFECYCLE, STORES
+from spyglass.collector.receivers.bodies import RUNNER_KWARGS
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.stores import Stores
@@ -71,7 +72,7 @@ class Harness:
         self.app = build_app(
             self.settings, ALL_ROLES, public_url=self.url, announce=self.announcements.append, stores_cfg=cfg
         )
-        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=5)
+        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=5, **RUNNER_KWARGS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api.port)
         await site.start()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from spyglass.collector.compression import INFLATABLE, InflatedTooLarge, InflateError, inflate
 from spyglass.collector.events import (
     IngestionEvent,
     InvalidRequest,
@@ -24,6 +25,7 @@ from spyglass.collector.events import (
 from spyglass.collector.http.errors import ApiError, bad_request, json_response
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
+from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, raw_body
 from spyglass.collector.worker.process import encode_events
 
 log = logging.getLogger("spyglass.collector.ingestion")
@@ -37,12 +39,26 @@ async def _read(request: web.Request) -> bytes:
         await request.app[INTAKE].check_capacity()
     except Overloaded as exc:
         raise ApiError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
+    limit = body_limit(request)
     try:
-        return await request.read()
+        body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"body exceeds {request.app._client_max_size} bytes") from None
+        raise ApiError(413, f"body exceeds {limit} bytes") from None
     except RequestPayloadError as exc:
         raise bad_request(f"cannot read body: {exc.message.strip()}") from None
+    coding = compressed_encoding(request)
+    if coding is None:
+        return body
+    if coding not in INFLATABLE:
+        raise bad_request(f"cannot read body: unsupported Content-Encoding {coding!r}")
+    # Events are validated and re-encoded before they are persisted, so the compressed bytes
+    # are not kept: inflate (off the event loop) under the same limit.
+    try:
+        return await off_loop(inflate, body, coding, limit)
+    except InflatedTooLarge:
+        raise ApiError(413, f"body exceeds {limit} bytes") from None
+    except InflateError as exc:
+        raise bad_request(f"cannot read body: {exc}") from None
 
 
 async def _persist(request: web.Request, project_id: str, events: Sequence[IngestionEvent]) -> None:
@@ -54,6 +70,7 @@ async def _persist(request: web.Request, project_id: str, events: Sequence[Inges
         await request.app[INTAKE].submit(project_id, "ingestion", "json", encode_events(stored))
 
 
+@raw_body
 async def ingestion(request: web.Request) -> web.Response:
     scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
     if scope.project_id is None:
@@ -69,6 +86,7 @@ async def ingestion(request: web.Request) -> web.Response:
     return json_response(response, 207)
 
 
+@raw_body
 async def scores(request: web.Request) -> web.Response:
     scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
     if scope.project_id is None:
@@ -84,6 +102,7 @@ async def scores(request: web.Request) -> web.Response:
 
 
 def _legacy(resource: str, method: str):  # type: ignore[no-untyped-def]
+    @raw_body
     async def handler(request: web.Request) -> web.Response:
         scope = await request.app[AUTH].authenticate(request)
         if scope.project_id is None:

@@ -1,28 +1,51 @@
 """OTLP/HTTP trace receiver: POST /v1/traces and /api/public/otel/v1/traces.
 
-Protobuf and JSON on the same path, gzip/deflate (decompressed by aiohttp under the body
+Protobuf and JSON on the same path, gzip/deflate (inflated here, in a thread, under the body
 limit, so a zip bomb is a 413, not an OOM), partial success for individually invalid spans,
 and every answer in the request's own encoding.
+
+A gzip body is persisted as received (the raw log stores it compressed, see `rawlog.py`); a
+deflate body is persisted inflated: few exporters send deflate, and it comes in two flavours
+(zlib-wrapped or raw), so the raw log keeps a single compressed encoding.
 """
 
 from __future__ import annotations
 
 import logging
 
+import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from spyglass.collector.compression import InflatedTooLarge, InflateError, inflate
 from spyglass.collector.http.errors import ApiError
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
 from spyglass.collector.otel import OtlpDecodeError
+from spyglass.collector.rawlog import Encoding
 from spyglass.collector.receivers import otlp_status as st
-from spyglass.collector.receivers.inspect import inspect_request
+from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, raw_body
+from spyglass.collector.receivers.inspect import Inspection, inspect_request
 from spyglass.store.errors import RetryableError
 
 log = logging.getLogger("spyglass.collector.otlp")
 
 _ENCODINGS = {"", "identity", "gzip", "x-gzip", "deflate"}
+
+
+class _Checked(msgspec.Struct, frozen=True):
+    stored: bytes
+    encoding: Encoding
+    inspection: Inspection | None  # None: the body is empty once inflated
+
+
+def _check(received: bytes, coding: str | None, fmt: str, limit: int) -> _Checked:
+    """Inflate (when still compressed) and inspect; runs in a thread, off the event loop."""
+    plain = received if coding is None else inflate(received, coding, limit)
+    inspection = inspect_request(plain, fmt) if plain else None
+    if coding in ("gzip", "x-gzip"):
+        return _Checked(received, "gzip", inspection)
+    return _Checked(plain, "identity", inspection)
 
 
 def _format(request: web.Request) -> tuple[str, str] | None:
@@ -34,6 +57,7 @@ def _format(request: web.Request) -> tuple[str, str] | None:
     return None
 
 
+@raw_body
 async def export_traces(request: web.Request) -> web.StreamResponse:
     fmt = _format(request)
     if fmt is None:
@@ -55,25 +79,30 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
         await intake.check_capacity()
     except Overloaded as exc:
         return st.error(ctype, 429, str(exc), {"Retry-After": str(exc.retry_after)})
+    limit = body_limit(request)
     try:
-        body = await request.read()
+        received = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        limit = request.app._client_max_size
         return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
     except RequestPayloadError as exc:
         return st.error(ctype, 400, f"cannot read body ({encoding or 'identity'}): {exc.message.strip()}")
-    if not body:
+    if not received:
         return st.success(ctype)
     try:
-        inspection = inspect_request(body, short)
+        checked = await off_loop(_check, received, compressed_encoding(request), short, limit)
+    except InflatedTooLarge:
+        return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
+    except InflateError as exc:
+        return st.error(ctype, 400, f"cannot read body ({encoding}): {exc}")
     except OtlpDecodeError as exc:
         return st.error(ctype, 400, f"malformed OTLP {'protobuf' if short == 'pb' else 'JSON'} body: {exc}")
-    if inspection.total_spans == 0:
+    inspection = checked.inspection
+    if inspection is None or inspection.total_spans == 0:
         return st.success(ctype)
     if inspection.rejected_spans == inspection.total_spans:
         return st.error(ctype, 400, f"every span was invalid: {inspection.message}")
     try:
-        await intake.submit(scope.project_id, "otel", short, body)
+        await intake.submit(scope.project_id, "otel", short, checked.stored, checked.encoding)
     except RetryableError as exc:
         log.warning("could not persist an OTLP payload: %s", exc)
         return st.error(ctype, 503, "temporarily unable to persist the payload; retry", {"Retry-After": "2"})

@@ -22,6 +22,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 
 import msgspec
 
+from spyglass.collector.compression import InflateError, inflate
 from spyglass.collector.otel import ExperimentItem, OtlpDecodeError, TracePatch, decode_otlp, map_export
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.encode import json_each_row
@@ -29,6 +30,8 @@ from spyglass.collector.worker.price import price_row
 from spyglass.store.clickhouse.rows import ObservationRow
 
 _CONTENT_TYPE = {"pb": "application/x-protobuf", "json": "application/json"}
+# The accept-time body limit's default (collector.max_body_bytes); the worker passes its own.
+DEFAULT_MAX_INFLATED = 20 * 1024 * 1024
 
 
 class ProjectModels(msgspec.Struct, frozen=True, array_like=True):
@@ -46,6 +49,8 @@ class MapTask(msgspec.Struct, frozen=True, array_like=True):
     project_id: str
     received_at: float
     models: ProjectModels
+    # How `body` is stored in the raw log (`RawRef.encoding`): "gzip" bodies are inflated here.
+    encoding: str = "identity"
 
 
 class MappedPayload(msgspec.Struct, kw_only=True):
@@ -85,14 +90,25 @@ def needs_worker(row: ObservationRow) -> bool:
     return bool(row.prompt_name) and row.prompt_version is not None and row.prompt_id is None
 
 
-def map_payload(task: MapTask) -> MappedPayload | str:
+def map_payload(task: MapTask, max_inflated: int = DEFAULT_MAX_INFLATED) -> MappedPayload | str:
     """A payload's insert-ready rows, or the reason it can never be decoded (a str: errors
     cross processes as text, since exception classes with their own constructors do not
-    unpickle reliably)."""
+    unpickle reliably).
+
+    A gzip body was checked against the body limit when it was accepted, but a raw-log file
+    read back by a replay is whatever is on disk: inflating stops at `max_inflated`, so a zip
+    bomb is a dead letter, not a mapping process out of memory."""
+    body = task.body
+    if task.encoding != "identity":
+        try:
+            body = inflate(body, task.encoding, max_inflated)
+        except (InflateError, ValueError) as exc:
+            return f"cannot inflate {task.encoding} payload: {exc}"
     try:
-        export = decode_otlp(task.body, _CONTENT_TYPE[task.fmt])
+        export = decode_otlp(body, _CONTENT_TYPE[task.fmt])
     except OtlpDecodeError as exc:
         return str(exc)
+    del body  # the inflated bytes are not needed while mapping
     result = map_export(export, project_id=task.project_id, received_at=task.received_at)
     matcher = _project_matcher(task.project_id, task.models)
     # One row per span id (the last wins, as when the worker kept rows in a dict): rows of one
@@ -135,9 +151,10 @@ def _warm_up() -> None:
 
 
 class PayloadMapper:
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, max_inflated: int = DEFAULT_MAX_INFLATED) -> None:
         self._executor: Executor
         self._processes = processes
+        self._max_inflated = max_inflated
         if processes > 0:
             self._executor = ProcessPoolExecutor(
                 processes,
@@ -156,7 +173,7 @@ class PayloadMapper:
 
     def submit(self, tasks: Sequence[MapTask]) -> list[Future[MappedPayload | str]]:
         """Start mapping now (results are awaited later, so the caller can overlap work)."""
-        return [self._executor.submit(map_payload, t) for t in tasks]
+        return [self._executor.submit(map_payload, t, self._max_inflated) for t in tasks]
 
     async def map(self, tasks: Sequence[MapTask]) -> list[MappedPayload | str]:
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(tasks))))

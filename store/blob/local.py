@@ -2,7 +2,10 @@
 
 Writes go to `{local_dir}/.spyglass-tmp/`, are fsynced, renamed into place with os.replace, and
 the target directory (plus any directory created for it) is fsynced, so `put` returns only when
-the object survives a power cut. Readers never see a partial object. Deletes remove directories
+the object survives a power cut. Concurrent puts into one directory share its fsync (group
+commit): an fsync of a directory makes durable every rename into it that completed before the
+fsync started, so a put whose rename is covered by a sync already running waits for that one
+(or the next), never for one of its own. Readers never see a partial object. Deletes remove directories
 left empty so the tree mirrors S3, where directories do not exist; they are not fsynced (a
 delete lost in a crash is harmless to redo). The content type is not stored: whoever serves a
 presigned GET takes it from the record that points at the blob.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,12 +42,72 @@ _LIST_CHUNK = 1000
 T = TypeVar("T")
 
 
+# A new file's data plus the metadata needed to read it back (its size): all a put needs, without
+# the timestamps fsync would also write.
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _DirSync:
+    """Group commit for one directory's fsync (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.users = 0  # guarded by _DirSyncs._lock
+        self._renamed = 0  # renames registered so far (a sequence number)
+        self._synced = 0  # every rename up to this number is durable
+        self._running = False
+
+    def sync(self, path: Path) -> None:
+        """Return once every rename into `path` completed before this call is durable."""
+        with self.cond:
+            self._renamed += 1
+            mine = self._renamed
+            while self._synced < mine:
+                if self._running:
+                    self.cond.wait()
+                    continue
+                # Lead an fsync: it covers every rename registered before it starts.
+                self._running = True
+                covers = self._renamed
+                self.cond.release()
+                try:
+                    _fsync_dir(path)
+                finally:
+                    self.cond.acquire()
+                    self._running = False
+                    self.cond.notify_all()
+                # Only reached when the fsync succeeded; on an error the waiters lead their own.
+                self._synced = max(self._synced, covers)
+
+
+class _DirSyncs:
+    """One _DirSync per directory while puts into it are syncing; forgotten when idle."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dirs: dict[Path, _DirSync] = {}
+
+    def sync(self, path: Path) -> None:
+        with self._lock:
+            entry = self._dirs.get(path)
+            if entry is None:
+                entry = self._dirs[path] = _DirSync()
+            entry.users += 1
+        try:
+            entry.sync(path)
+        finally:
+            with self._lock:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._dirs[path]
 
 
 class LocalBlobStore:
@@ -68,6 +132,7 @@ class LocalBlobStore:
         self._tmp = self.root / TMP_DIR
         # Our own threads: fsync-heavy writes must not starve the loop's default executor.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"blob-{name}")
+        self._dir_syncs = _DirSyncs()
         self._closed = False
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -120,7 +185,7 @@ class LocalBlobStore:
         with open(fd, "wb", closefd=True) as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            _fdatasync(out.fileno())
         return tmp
 
     def _put_sync(self, key: str, data: bytes) -> None:
@@ -139,7 +204,7 @@ class LocalBlobStore:
                         raise
                 except (IsADirectoryError, NotADirectoryError):
                     raise self._conflict(key) from None
-            _fsync_dir(target.parent)
+            self._dir_syncs.sync(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -176,3 +176,41 @@ async def test_factory_picks_local_without_bucket(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(ConfigError):
         open_blob_store(BlobConfig(), name="media", public_base_url=PUBLIC_BASE_URL, signing_secret=SIGNING_SECRET)
+
+
+async def test_concurrent_puts_share_directory_fsyncs(local: LocalBlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit: a put returns only after an fsync of its directory that started after its
+    rename, yet concurrent puts do not each need one of their own."""
+    import asyncio
+
+    from spyglass.store.blob import local as local_module
+
+    real = local_module._fsync_dir
+    durable: set[str] = set()
+    syncs: list[Path] = []
+    fail_first = [True]
+
+    def slow_fsync(path: Path) -> None:
+        seen = set(os.listdir(path))  # the renames this fsync covers
+        time.sleep(0.02)
+        if fail_first[0] and path.name == "h":
+            fail_first[0] = False
+            raise OSError(5, "injected I/O error")
+        real(path)
+        syncs.append(path)
+        durable.update(seen)
+
+    monkeypatch.setattr(local_module, "_fsync_dir", slow_fsync)
+
+    async def put(n: int) -> bool:
+        try:
+            await local.put(f"d/h/{n:03d}", b"x")
+        except Exception:
+            return False
+        assert f"{n:03d}" in durable  # answered => its rename was covered by a finished fsync
+        return True
+
+    results = await asyncio.gather(*(put(n) for n in range(16)))
+    assert results.count(False) == 1  # the put that led the failed fsync; the others led again
+    hour_syncs = [p for p in syncs if p.name == "h"]
+    assert 1 <= len(hour_syncs) < 15
