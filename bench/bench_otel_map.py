@@ -6,15 +6,23 @@ generations with 2 KB input and output. Three quarters come from the Langfuse SD
 the rest from an OpenInference-instrumented library (flattened messages, token counts).
 
     .venv/bin/python bench/bench_otel_map.py [--batches 40] [--json]
+
+`--stages` instead times each step of a mapping process's whole path (decode, map, price,
+encode, pickle back to the parent) in µs/span, on these payloads and on `bench/spans.py`'s
+(the ingest benchmark's generator), plus the path end to end (`map_payload` + pickle).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import gzip
 import json
+import pickle
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -22,11 +30,15 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spyglass.collector.otel import (
     decode_json_export,
+    decode_otlp,
     decode_protobuf,
     decode_protobuf_export,
     map_export,
     walk_protobuf,
 )
+from spyglass.collector.worker.encode import json_each_row
+from spyglass.collector.worker.mapping import MappedPayload, MapTask, ProjectModels, map_payload, needs_worker
+from spyglass.collector.worker.price import price_row
 
 BATCH_SPANS = 512
 SPANS_PER_TRACE = 8
@@ -186,12 +198,96 @@ def build_request(rng: random.Random, batch_no: int) -> ExportTraceServiceReques
     return request
 
 
+def _spans_bodies(batches: int) -> list[bytes]:
+    """The ingest benchmark's payloads (bench/spans.py), inflated as the worker sees them."""
+    from spans import Generator  # bench/ is the script's directory, so it is importable
+
+    generator = Generator(seed=11)
+    return [gzip.decompress(generator.batch(500)[0]) for _ in range(batches)]
+
+
+def _time_stages(label: str, bodies: list[bytes], rounds: int) -> None:
+    """Best-of-N CPU time of each step a mapping process takes, per span. Each step is fed the
+    previous step's output (computed beforehand), so a step is timed on its own."""
+    content_type = "application/x-protobuf"
+    exports = [decode_otlp(body, content_type) for body in bodies]
+    spans = sum(export.span_count for export in exports)
+    results = [map_export(export, project_id="p", received_at=1.0) for export in exports]
+    matcher_owner = map_payload(MapTask(bodies[0], "pb", "p", 1.0, ProjectModels(0)))  # compiles the catalog
+    assert not isinstance(matcher_owner, str)
+    from spyglass.collector.worker import mapping
+
+    matcher = mapping._project_matcher("p", ProjectModels(0))
+    unique = [list({row.id: row for row in result.observations}.values()) for result in results]
+    priced = [[price_row(matcher, "p", row) for row in rows] for rows in unique]
+    payloads = [map_payload(MapTask(body, "pb", "p", 1.0, ProjectModels(0))) for body in bodies]
+
+    def price_all() -> None:
+        for rows in unique:
+            for row in rows:
+                price_row(matcher, "p", row)
+
+    def encode_all() -> None:
+        for rows in priced:
+            json_each_row([row for row in rows if not needs_worker(row)])
+
+    def pickle_all() -> None:
+        for payload in payloads:
+            pickle.dumps(payload)
+
+    def end_to_end() -> None:
+        for body in bodies:
+            pickle.dumps(map_payload(MapTask(body, "pb", "p", 1.0, ProjectModels(0))))
+
+    def decode_all() -> None:
+        for body in bodies:
+            decode_otlp(body, content_type)
+
+    def map_all() -> None:
+        for export in exports:
+            map_export(export, project_id="p", received_at=1.0)
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("decode", decode_all),
+        ("map", map_all),
+        ("price", price_all),
+        ("encode", encode_all),
+        ("pickle", pickle_all),
+        ("whole path (map_payload + pickle)", end_to_end),
+    ]
+    # Each step keeps one payload's results alive at a time, as a mapping process does; the
+    # inputs prepared above are frozen so that collections do not walk them again and again.
+    gc.collect()
+    gc.freeze()
+    print(f"{label}: {len(bodies)} payloads, {spans} spans")
+    for name, step in steps:
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.process_time()
+            step()
+            best = min(best, time.process_time() - started)
+        print(f"  {name:<36} {best / spans * 1e6:7.1f} µs/span")
+    assert all(isinstance(p, MappedPayload) for p in payloads)
+    gc.unfreeze()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=40, help="requests of 512 spans to time")
     parser.add_argument("--rounds", type=int, default=5, help="best of this many rounds")
     parser.add_argument("--json", action="store_true", help="also time the OTLP/JSON path")
+    parser.add_argument("--stages", action="store_true", help="time each step of a mapping process instead")
     args = parser.parse_args()
+
+    if args.stages:
+        rng = random.Random(7)
+        _time_stages("bench/spans.py payloads", _spans_bodies(args.batches), args.rounds)
+        _time_stages(
+            "bench_otel_map payloads (SDK + OpenInference)",
+            [build_request(rng, n).SerializeToString() for n in range(args.batches)],
+            args.rounds,
+        )
+        return
 
     rng = random.Random(7)
     requests = [build_request(rng, n) for n in range(args.batches)]

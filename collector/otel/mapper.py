@@ -225,27 +225,29 @@ def _map_span(
     if observation_type in GENERATION_LIKE:
         prompt_name, prompt_version = prompt_link(attrs)
 
-    # Only the fields every row sets go through the constructor (msgspec's keyword init
-    # gets much slower with each extra keyword); the optional ones are assigned when present.
-    observation = ObservationRow(
-        id=span.span_id,
-        trace_id=span.trace_id,
-        project_id=project_id,
-        type=observation_type,
-        parent_observation_id=parent,
-        environment=environment or DEFAULT_ENVIRONMENT,
-        start_time=start_time,
-        end_time=nanos_to_seconds(span.end_ns),
-        name=name,
-        metadata=metadata,
-        level=span_level(attrs, span.status_code),
-        version=version,
-        input=io.input,
-        output=io.output,
-        created_at=received_at,
-        updated_at=received_at,
-        event_ts=received_at,
-    )
+    # msgspec's keyword init costs far more per keyword than an attribute assignment, so only
+    # the required fields go through the constructor; the rest are assigned, and only when
+    # they differ from the field's default.
+    observation = ObservationRow(id=span.span_id, trace_id=span.trace_id, project_id=project_id)
+    observation.type = observation_type
+    if parent is not None:
+        observation.parent_observation_id = parent
+    if environment:
+        observation.environment = environment
+    observation.start_time = start_time
+    observation.end_time = nanos_to_seconds(span.end_ns)
+    observation.name = name
+    observation.metadata = metadata
+    level = span_level(attrs, span.status_code)
+    if level != "DEFAULT":
+        observation.level = level
+    if version is not None:
+        observation.version = version
+    if io.input is not None:
+        observation.input = io.input
+    if io.output is not None:
+        observation.output = io.output
+    observation.created_at = observation.updated_at = observation.event_ts = received_at
     completion_start = completion_start_time(attrs, span.start_ns, only_langfuse)
     if completion_start is not None:
         observation.completion_start_time = completion_start

@@ -121,21 +121,36 @@ def wire_value(raw: bytes) -> Any:
     return _message_value(_parse_anyvalue(raw))
 
 
+# Serialized value → decoded value, for short scalar values. The same values recur on span
+# after span (environment, release, user and session ids, model names, flags), and one dict
+# lookup costs a fraction of the decoding ladder below. Only immutable results are kept, so
+# spans never share a list or dict; long values (prompts) are not even hashed.
+_CACHED_SIZE = 200
+_CACHE_LIMIT = 4096
+_CACHEABLE = frozenset({str, int, float, bool, type(None)})
+_values: dict[bytes, Any] = {}
+_NOT_CACHED = object()
+
+
 def wire_attributes(entries: Any) -> Attributes:
     out: Attributes = {}
-    for key, raw in entries.items():
-        # Inlined fast paths: a string shorter than 128 bytes is (tag, length, text), one
-        # shorter than 16 KiB has a two-byte length; a small int is (tag, value).
+    known = _values.get
+    # Iterating the keys and indexing is native in upb; `.items()` is the Python mixin.
+    for key in entries:
+        raw = entries[key]
         size = len(raw)
-        if size > 1 and raw[0] == _TAG_STRING:
-            if raw[1] == size - 2:
-                out[key] = raw[2:].decode()
-                continue
-            if size > 130 and raw[1] & 0x80 and ((raw[1] & 0x7F) | (raw[2] << 7)) == size - 3:
-                out[key] = raw[3:].decode()
-                continue
-        elif size == 2 and raw[0] == _TAG_INT and raw[1] < 0x80:
-            out[key] = raw[1]
-            continue
-        out[key] = wire_value(raw)
+        if size <= _CACHED_SIZE:
+            value = known(raw, _NOT_CACHED)
+            if value is _NOT_CACHED:
+                value = wire_value(raw)
+                if type(value) in _CACHEABLE:
+                    if len(_values) >= _CACHE_LIMIT:
+                        _values.clear()  # unique values (request ids) would fill it otherwise
+                    _values[raw] = value
+            out[key] = value
+        # Inlined fast path for long strings: one shorter than 16 KiB has a two-byte length.
+        elif raw[0] == _TAG_STRING and raw[1] & 0x80 and ((raw[1] & 0x7F) | (raw[2] << 7)) == size - 3:
+            out[key] = raw[3:].decode()
+        else:
+            out[key] = wire_value(raw)
     return out
