@@ -1,6 +1,6 @@
 """Issue 4 targets: p95 latency of the public read API on a loaded store (see load_store.py).
 
-.venv/bin/python bench/bench_read.py --data-dir /tmp/sg10m --public-key pk-lf-... --secret-key sk-lf-...
+.venv/bin/python bench/bench_read.py --data-dir /tmp/sg10m-t --public-key pk-lf-... --secret-key sk-lf-...
 """
 
 from __future__ import annotations

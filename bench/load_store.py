@@ -2,7 +2,18 @@
 1M traces with 10 observations each over 30 days, a few hundred users and sessions, scores on
 20 % of traces. Then `bench/bench_read.py` measures the public API on it.
 
-    .venv/bin/python bench/load_store.py --data-dir /tmp/sg10m --traces 1000000
+    .venv/bin/python bench/load_store.py --data-dir /tmp/sg10m-t --traces 1000000
+
+The data is written the way ingestion produces it: in time order (each insert chunk covers the
+next few hours of the 30 days, its traces a few seconds apart) with random trace and
+observation ids, as SDKs and OTel exporters generate them. Time order shapes the parts reads
+meet: the tables are ordered by day within a project, so parts written in time order cover
+narrow key ranges, and `FINAL` reads ranges no other part intersects without merging them. An
+earlier version spread random timestamps over the whole month in every chunk: every part then
+spanned all 30 days and every range intersected — a store no real ingestion produces. Random ids
+keep the one realistic overlap (parts written within the same day intersect there until
+background merges join them) and the realistic cost of reading and comparing ids, which
+sequential ids understated (bench/RESULTS.md has both stores measured).
 
 Writes a project and key pair into the data dir's PostgreSQL and prints them.
 """
@@ -30,11 +41,13 @@ NAMES = ["chat", "rag-query", "summarize", "classify", "agent-run"]
 TYPES = ["SPAN", "GENERATION", "SPAN", "GENERATION", "TOOL", "SPAN", "GENERATION", "RETRIEVER", "SPAN", "EVENT"]
 
 
-def build(rng: random.Random, pid: str, start: int, count: int, t0: float, days: int, io: str) -> tuple:
+def build(rng: random.Random, pid: str, start: int, count: int, t0: float, step: float, io: str) -> tuple:
+    """Traces start..start+count, trace n at about t0 + n * step (a jitter of one step keeps
+    neighbours interleaved, as concurrent requests are)."""
     traces, observations, scores = [], [], []
     for n in range(start, start + count):
-        tid = f"{n:032x}"
-        ts = t0 + rng.random() * days * 86400
+        tid = f"{rng.getrandbits(128):032x}"
+        ts = t0 + (n + rng.random()) * step
         user = f"user-{rng.randrange(300)}"
         session = f"session-{rng.randrange(400)}"
         name = rng.choice(NAMES)
@@ -61,7 +74,7 @@ def build(rng: random.Random, pid: str, start: int, count: int, t0: float, days:
         )
         parent = None
         for i in range(10):
-            oid = f"{n:012x}{i:04x}"
+            oid = f"{rng.getrandbits(64):016x}"
             st = ts + i * 0.05
             typ = TYPES[i]
             row = ObservationRow(
@@ -97,7 +110,7 @@ def build(rng: random.Random, pid: str, start: int, count: int, t0: float, days:
         if rng.random() < 0.2:
             scores.append(
                 ScoreRow(
-                    id=f"s{n:031x}",
+                    id=f"{rng.getrandbits(128):032x}",
                     project_id=pid,
                     timestamp=ts + 5,
                     name="quality",
@@ -134,11 +147,10 @@ async def main() -> None:
     rng = random.Random(42)
     io = json.dumps([{"role": "user", "content": "x" * 1200}])
     t0 = time.time() - args.days * 86400
+    step = args.days * 86400 / args.traces  # seconds between consecutive traces
     began = time.monotonic()
     for start in range(0, args.traces, args.chunk):
-        traces, observations, scores = build(
-            rng, project.id, start, min(args.chunk, args.traces - start), t0, args.days, io
-        )
+        traces, observations, scores = build(rng, project.id, start, min(args.chunk, args.traces - start), t0, step, io)
         await ch.insert_json("traces", json_each_row(traces))
         await ch.insert_json("observations", json_each_row(observations))
         if scores:

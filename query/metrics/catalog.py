@@ -34,6 +34,12 @@ class Dimension(msgspec.Struct, frozen=True):
     # True when the relation has several rows per entity (e.g. the names of a trace's
     # observations): the entity is then counted once per distinct value.
     fanout: bool = False
+    # True when `sql` is an arrayJoin over the entity's own distinct values (upstream's tool
+    # names): one row per value, none for an entity without values, so the dimension is a
+    # row-level key and needs no grouping by entity. A filter cannot test an arrayJoin (it would
+    # explode the rows it filters); it tests `filter_sql`, the whole array, instead.
+    explode: bool = False
+    filter_sql: str | None = None
 
 
 class Measure(msgspec.Struct, frozen=True):
@@ -172,6 +178,22 @@ _OBSERVATION_DIMENSIONS: dict[str, Dimension] = {
     "traceVersion": Dimension("traces.version", relation="traces"),
     "startTimeMonth": Dimension("formatDateTime(observations.start_time, '%Y-%m')"),
     "scoreName": Dimension("score_names.name", relation="score_names", fanout=True),
+    # Upstream explodes these: an observation counts once under each tool it was offered or
+    # called, and not at all without tools. Definitions are keyed by name, so their keys are
+    # distinct; call names repeat when a tool is called twice, hence arrayDistinct (upstream's
+    # inner GROUP BY id, dimension counts such an observation once as well).
+    "toolNames": Dimension(
+        "arrayJoin(mapKeys(observations.tool_definitions))",
+        "string[]",
+        explode=True,
+        filter_sql="mapKeys(observations.tool_definitions)",
+    ),
+    "calledToolNames": Dimension(
+        "arrayJoin(arrayDistinct(observations.tool_call_names))",
+        "string[]",
+        explode=True,
+        filter_sql="observations.tool_call_names",
+    ),
 }
 
 _OBSERVATION_MEASURES: dict[str, Measure] = {
@@ -193,6 +215,9 @@ _OBSERVATION_MEASURES: dict[str, Measure] = {
     "totalCost": Measure("any(observations.total_cost)", "decimal"),
     "timeToFirstToken": Measure(f"date_diff('millisecond', {_START}, {_FIRST_TOKEN})", "integer"),
     "countScores": Measure("ifNull(any(score_stats.scores_count), 0)", "integer", "score_stats"),
+    # Tools offered to the model and tool calls in its output (upstream's measures).
+    "toolDefinitions": Measure("length(any(observations.tool_definitions))", "integer"),
+    "toolCalls": Measure("length(any(observations.tool_calls))", "integer"),
 }
 
 _OBSERVATION_RELATIONS = {

@@ -251,7 +251,7 @@ def compile_query(query: MetricsQuery, project_id: str, version: Version) -> Com
     columns: list[OutputColumn] = []
     for i, (name, dim) in enumerate(dims):
         need(dim.relation)
-        if dim.fanout:
+        if dim.fanout or dim.explode:
             inner.append(f"{dim.sql} AS d{i}")
             inner_group.append(f"d{i}")
         else:

@@ -66,7 +66,7 @@ def resolve_column(name: str, view: View) -> Column:
         # those to `name`, and so do we.
         dim = view.dimensions["name"]
     if dim is not None:
-        return Column(name, dim.sql, dim.type, dim.relation)
+        return Column(name, dim.filter_sql or dim.sql, dim.type, dim.relation)
     if name in view.time_fields:
         return Column(name, f"{view.table}.{view.time_column}", "datetime")
     if name == "metadata":

@@ -21,10 +21,19 @@ tombstoned ids are subtracted when there are any. Small results are counted by d
 versions awaiting a merge count once; a large result is the row count, which can exceed the
 distinct count while versions await a merge (upstream counts the same way). Counts judge any
 version, pages the newest: they differ only for rows whose filtered fields changed.
+
+A selective listing (a trace list for one user or session) counts the other way round, with the
+same result: the filter goes into WHERE, where it skips the rows of every other user before the
+ids are read, and the same scan collects the distinct ids (bounded, so a large result costs no
+more than the limit); the tombstone count is a separate read of one UInt8 column. That saves the
+second scan a small result needs otherwise (~80 ms of 1M traces). It is not the default: for a
+filter most rows match (a common tag), reading and hashing every matching id costs ~100 ms more
+than the `countIf` scan, which reads no ids at all when the result is large.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -66,6 +75,8 @@ class Listing(msgspec.Struct, kw_only=True):
     anchor_us: int | None = None
     # Lower bound the request itself sets (micros): no window needs to reach below it.
     floor_us: int | None = None
+    # True when few rows are expected to match (see the module docstring on counts).
+    selective: bool = False
 
 
 def _spans(listing: Listing) -> list[timedelta | None]:
@@ -175,6 +186,8 @@ def _unique(ids: Iterable[str]) -> list[str]:
 
 
 async def count(ch: ClickHouse, listing: Listing) -> int:
+    if listing.selective:
+        return await _count_selective(ch, listing)
     base = where(listing.direct)
     matching = where(["is_deleted = 0", *listing.conditions])
     rows = await ch.rows(
@@ -185,6 +198,33 @@ async def count(ch: ClickHouse, listing: Listing) -> int:
     dead = int(rows[0]["dead"]) if rows else 0
     if live == 0 or (live > EXACT_COUNT_LIMIT and dead == 0):
         return live
+    return await _count_exact(ch, listing, live, dead)
+
+
+async def _count_selective(ch: ClickHouse, listing: Listing) -> int:
+    """`count` for few matching rows: the matching rows and their distinct ids in one filtered scan."""
+    matching = where([*listing.direct, "is_deleted = 0", *listing.conditions])
+    # groupUniqArray stops adding ids once it holds the limit: beyond it the row count is the answer.
+    live_rows, dead_rows = await asyncio.gather(
+        ch.rows(
+            f"SELECT count() AS live, length(groupUniqArray({EXACT_COUNT_LIMIT + 1:d})(id)) AS ids "
+            f"FROM {listing.table} WHERE {matching}",
+            listing.params.values,
+        ),
+        ch.rows(
+            f"SELECT count() AS dead FROM {listing.table} WHERE {where(listing.direct)} AND is_deleted = 1",
+            listing.params.values,
+        ),
+    )
+    live = int(live_rows[0]["live"]) if live_rows else 0
+    dead = int(dead_rows[0]["dead"]) if dead_rows else 0
+    if dead:
+        return await _count_exact(ch, listing, live, dead) if live else 0
+    return int(live_rows[0]["ids"]) if live <= EXACT_COUNT_LIMIT else live
+
+
+async def _count_exact(ch: ClickHouse, listing: Listing, live: int, dead: int) -> int:
+    """Matching live rows without the rows of tombstoned ids; distinct ids for a small result."""
     conditions = [*listing.direct, "is_deleted = 0", *listing.conditions]
     if dead:
         conditions.append(f"id NOT IN (SELECT id FROM {listing.table} WHERE {PROJECT} AND is_deleted = 1)")

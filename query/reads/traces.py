@@ -78,6 +78,8 @@ class TraceSelection(msgspec.Struct, kw_only=True):
     start: datetime | None
     end: datetime | None
     needs_metadata: bool
+    # A user or session filter: few traces match (see `paging.count`).
+    selective: bool = False
 
 
 def select_from_query(
@@ -114,7 +116,14 @@ def select_from_query(
     if extra:
         conds.extend(filters.compile_filters(extra, FILTER_COLUMNS, params).row)
     needs_metadata = any(c.get("column") == "metadata" for c in extra)
-    return TraceSelection(params=params, conditions=conds, start=start, end=end, needs_metadata=needs_metadata)
+    return TraceSelection(
+        params=params,
+        conditions=conds,
+        start=start,
+        end=end,
+        needs_metadata=needs_metadata,
+        selective=user_id is not None or session_id is not None,
+    )
 
 
 def listing(sel: TraceSelection, order: tuple[str, str]) -> paging.Listing:
@@ -132,6 +141,7 @@ def listing(sel: TraceSelection, order: tuple[str, str]) -> paging.Listing:
         windowed=newest_first,
         anchor_us=micros_of(sel.end) if sel.end else None,
         floor_us=micros_of(sel.start) if sel.start else None,
+        selective=sel.selective,
     )
 
 

@@ -30,6 +30,7 @@ USERS = ("u1", "u2", "u3", None)
 ENVS = ("production", "staging")
 MODELS = ("gpt-4o", "claude-3", "llama")
 PRICES = {"gpt-4o": (2.5e-6, 1e-5), "claude-3": (3e-6, 1.5e-5), "llama": (2e-7, 2e-7)}
+TOOLS = ("search", "calc", "weather")
 
 
 def sec(ms: int) -> float:
@@ -95,8 +96,29 @@ def _usage(rng: random.Random, model: str) -> tuple[dict[str, int], dict[str, fl
     return usage, costs, total
 
 
+def _tools(rng: random.Random) -> dict[str, object]:
+    """The tool columns of a generation as ingestion fills them: some offered tools, and calls
+    of them (a tool may be called twice); none at all for some generations."""
+    if rng.random() < 0.3:
+        return {}
+    offered = rng.sample(TOOLS, rng.randint(1, len(TOOLS)))
+    called = [rng.choice(offered) for _ in range(rng.randint(0, 3))]
+    return {
+        "tool_definitions": {
+            name: msgspec.json.encode({"description": name, "parameters": "{}"}).decode() for name in offered
+        },
+        "tool_calls": [
+            msgspec.json.encode({"id": f"call_{k}", "arguments": "{}", "type": "function", "index": k}).decode()
+            for k in range(len(called))
+        ],
+        "tool_call_names": called,
+    }
+
+
 def build(project_id: str, seed: int, n_traces: int = 48) -> Dataset:
     rng = random.Random(seed)
+    # A stream of its own, so the tool columns leave every other value as it was.
+    tool_rng = random.Random(seed + 1)
     ds = Dataset(project_id)
     for i in range(n_traces):
         trace_id = f"trace-{i:03d}"
@@ -145,6 +167,7 @@ def build(project_id: str, seed: int, n_traces: int = 48) -> Dataset:
                     "provided_usage_details": usage,
                     "cost_details": costs,
                     "total_cost": total,
+                    **_tools(tool_rng),
                 }
                 if rng.random() < 0.4:
                     row_kwargs["prompt_name"] = "qa-prompt"
