@@ -208,40 +208,48 @@ def test_kill9_scaleout_worker_loses_nothing_acknowledged(
     pk = re.search(r"LANGFUSE_PUBLIC_KEY=(\S+)", created.stdout).group(1)  # type: ignore[union-attr]
     sk = re.search(r"LANGFUSE_SECRET_KEY=(\S+)", created.stdout).group(1)  # type: ignore[union-attr]
     collector, _ = _spawn(["collector"], env)
-    worker_env = dict(env, PORT=str(free_port()))
-    worker, worker_out = _spawn(["worker"], worker_env)
-    load = Load(f"http://127.0.0.1:{env['PORT']}/v1/traces", (pk, sk))
-    load.start()
-    rng = random.Random(11)
+    worker: subprocess.Popen[str] | None = None
     try:
-        for _ in range(3):
-            time.sleep(rng.uniform(0.8, 2.0))
-            worker.kill()
-            worker.wait()
-            worker, worker_out = _spawn(["worker"], worker_env)
-        time.sleep(1.0)
-    finally:
-        load.stop()
-    _term(collector)
-    # Everything acknowledged is in Redis or S3 now; wait for the (restarted) worker to finish it.
-    import redis
+        worker_env = dict(env, PORT=str(free_port()))
+        worker, worker_out = _spawn(["worker"], worker_env)
+        load = Load(f"http://127.0.0.1:{env['PORT']}/v1/traces", (pk, sk))
+        load.start()
+        rng = random.Random(11)
+        try:
+            for _ in range(3):
+                time.sleep(rng.uniform(0.8, 2.0))
+                worker.kill()
+                worker.wait()
+                worker, worker_out = _spawn(["worker"], worker_env)
+            time.sleep(1.0)
+        finally:
+            load.stop()
+        _term(collector)
+        # Everything acknowledged is in Redis or S3 now; wait for the (restarted) worker to finish it.
+        import redis
 
-    rc = redis.Redis.from_url(redis_url)
-    prefix = env["REDIS_KEY_PREFIX"]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        backlog = sum(rc.xlen(k) if rc.type(k) == b"stream" else rc.zcard(k) for k in rc.keys(f"{prefix}:queue:*"))
-        if backlog == 0:
-            break
-        time.sleep(0.5)
-    assert backlog == 0, f"worker did not catch up: {backlog} payloads left"
-    _term(worker)
-    assert len(load.acked) > 200
-    assert load.failed_requests == 0, "the collector never went down, so every request must succeed"
-    stored = _stored_ids(tmp_path / "data" / "clickhouse")
-    missing = load.acked - set(stored["ids"])
-    assert not missing, (
-        f"{len(missing)} of {len(load.acked)} acknowledged spans were lost; stored {len(stored['ids'])}\n"
-        + "\n".join(worker_out[-30:])
-    )
-    assert stored["max_copies"] == 1
+        rc = redis.Redis.from_url(redis_url)
+        prefix = env["REDIS_KEY_PREFIX"]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            backlog = sum(rc.xlen(k) if rc.type(k) == b"stream" else rc.zcard(k) for k in rc.keys(f"{prefix}:queue:*"))
+            if backlog == 0:
+                break
+            time.sleep(0.5)
+        assert backlog == 0, f"worker did not catch up: {backlog} payloads left"
+        _term(worker)
+        assert len(load.acked) > 200
+        assert load.failed_requests == 0, "the collector never went down, so every request must succeed"
+        stored = _stored_ids(tmp_path / "data" / "clickhouse")
+        missing = load.acked - set(stored["ids"])
+        assert not missing, (
+            f"{len(missing)} of {len(load.acked)} acknowledged spans were lost; stored {len(stored['ids'])}\n"
+            + "\n".join(worker_out[-30:])
+        )
+        assert stored["max_copies"] == 1
+    finally:
+        # A failed assertion must not leave servers running (they would poll a stopped Redis).
+        for proc in (collector, worker):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
