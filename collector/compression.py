@@ -7,7 +7,12 @@ stops after cap + 1 bytes of output, so a zip bomb costs one capped buffer, neve
 
 from __future__ import annotations
 
-import zlib
+try:
+    # zlib-ng inflates the same streams ~1.8x faster (2.55 -> 1.39 ms for a 500-span OTLP
+    # request); every gzip body is inflated twice (accept check, mapping process).
+    from zlib_ng import zlib_ng as zlib
+except ImportError:  # pragma: no cover - the wheel is a dependency; stdlib zlib is the fallback
+    import zlib  # type: ignore[no-redef]
 
 # Content codings we inflate ourselves. `x-gzip` is the same coding (RFC 9110 §8.4.1.3).
 INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
