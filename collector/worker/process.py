@@ -87,6 +87,8 @@ class _Batch:
         self.observations: dict[tuple[str, str], ObservationRow] = {}
         # Stored versions of observations that legacy updates merge into.
         self.stored_observations: dict[tuple[str, str], ObservationRow] = {}
+        # Stored traces that legacy observations without a trace may wrap (read, not rewritten).
+        self.stored_traces: dict[tuple[str, str], TraceRow] = {}
         # Observations this batch writes as structs (legacy merges, held OTel rows).
         self.touched: set[tuple[str, str]] = set()
         # Of those, the ones still to be priced (legacy merges; OTel rows come priced).
@@ -188,7 +190,7 @@ class RowProcessor:
             parsed.append((p, group_events(events), len(events)))
         wanted = _entities(parsed)
         lease = await self._locks.acquire(
-            [f"{pid}:{entity}:{i}" for (pid, entity), ids in wanted.items() for i in ids],
+            [f"{pid}:{_STORED_AS.get(entity, entity)}:{i}" for (pid, entity), ids in wanted.items() for i in ids],
             ttl=LEASE_TTL_SECONDS,
             wait=LEASE_WAIT_SECONDS,
         )
@@ -234,7 +236,7 @@ class RowProcessor:
                 self._fold_otel(pid, data, batch, legacy_observations)
                 prepared.done.append((p, items, data.rejected_count))
             else:
-                await self._fold_events(pid, data, version, batch)
+                self._fold_events(pid, data, version, batch)
                 prepared.done.append((p, items, 0))
                 # A legacy batch can be thousands of events: let the event loop serve requests.
                 await asyncio.sleep(0)
@@ -299,12 +301,14 @@ class RowProcessor:
             TRACE: (self.traces, batch.traces),
             OBSERVATION: (self.observations, batch.stored_observations),
             SCORE: (self.scores, batch.scores),
+            WRAPPER_TRACE: (self.traces, batch.stored_traces),
         }
         for (pid, entity), ids in wanted.items():
             cache, target = caches[entity]
+            kind = _STORED_AS.get(entity, entity)
             for row_id, row in (await cache.load(self._ch, pid, list(ids))).items():
                 target[(pid, row_id)] = row
-                batch.stored_versions[(entity, pid, row_id)] = row.event_ts
+                batch.stored_versions[(kind, pid, row_id)] = row.event_ts
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -334,7 +338,7 @@ class RowProcessor:
         if result.experiments:
             batch.experiments[pid].extend(result.experiments)
 
-    async def _fold_events(
+    def _fold_events(
         self, pid: str, groups: dict[EntityKey, list[IngestionEvent]], version: float, batch: _Batch
     ) -> None:
         wrappers: list[ObservationRow] = []
@@ -356,12 +360,11 @@ class RowProcessor:
             else:
                 batch.run_items[pid].extend(e for e in group if isinstance(e, DatasetRunItemCreate))
         if wrappers:
-            # SDKs before v2 sent observations without a trace: each gets a trace of its own id.
-            ids = [w.trace_id for w in wrappers if (pid, w.trace_id) not in batch.traces]
-            stored = await self.traces.load(self._ch, pid, ids) if ids else {}
+            # SDKs before v2 sent observations without a trace: each gets a trace of its own id
+            # (its stored version, if any, was loaded up front: see `_entities`).
             for w in wrappers:
                 key = (pid, w.trace_id)
-                current = batch.traces.get(key) or stored.get(w.trace_id)
+                current = batch.traces.get(key) or batch.stored_traces.get(key)
                 batch.traces[key] = merge_trace(current, [wrapper_trace_event(w)], pid, version)
 
     # -- score configs -----------------------------------------------------------------------
@@ -426,6 +429,11 @@ class RowProcessor:
 
 R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
 
+# A trace that a legacy observation without a trace id may get (of the observation's own id):
+# loaded and locked like any trace, but only written if the merge does create the wrapper.
+WRAPPER_TRACE = "wrapper-trace"
+_STORED_AS = {WRAPPER_TRACE: TRACE}
+
 
 def _entities(parsed: list[tuple[Payload, Parsed, int]]) -> dict[tuple[str, str], set[str]]:
     """Every (project, entity kind) → ids the batch merges into, incl. the trace that a legacy
@@ -440,7 +448,7 @@ def _entities(parsed: list[tuple[Payload, Parsed, int]]) -> dict[tuple[str, str]
             if entity in (TRACE, OBSERVATION, SCORE):
                 wanted[(pid, entity)].add(body_id)
             if entity == OBSERVATION and not any(getattr(e.body, "trace_id", None) for e in group):
-                wanted[(pid, TRACE)].add(body_id)
+                wanted[(pid, WRAPPER_TRACE)].add(body_id)
     return wanted
 
 
