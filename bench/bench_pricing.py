@@ -13,8 +13,8 @@ client-provided costs. Three figures are printed:
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 from decimal import Decimal
 from typing import Any
@@ -129,7 +129,9 @@ def _workload(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, Any]
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    ap = argparse.ArgumentParser(description="Throughput of usage normalization, model matching and cost.")
+    ap.add_argument("n", nargs="?", type=int, default=100_000, help="observations to price")
+    n = ap.parse_args().n
     rng = random.Random(7)
 
     started = time.perf_counter()

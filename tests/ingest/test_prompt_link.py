@@ -35,4 +35,5 @@ async def test_generation_with_a_prompt_is_linked_to_its_version(spyglass: Harne
     expected = await spyglass.stores.pg.fetchval(
         "SELECT id FROM prompts WHERE project_id = $1 AND name = 'greeter' AND version = 2", keys.project_id
     )
+    assert expected, "the prompt version the generation names must exist"
     assert row["prompt_id"] == expected
