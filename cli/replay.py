@@ -85,9 +85,7 @@ async def replay(
                 # dead letter, not an out-of-memory).
                 processor=RowProcessor(
                     stores.ch,
-                    mapper=PayloadMapper(
-                        0, max(settings.collector.max_body_bytes, settings.collector.max_ingestion_body_bytes)
-                    ),
+                    mapper=PayloadMapper(0, settings.collector.largest_body_bytes),
                 ),
                 dead_letters=DeadLetters(stores.pg),
                 cfg=settings.collector,

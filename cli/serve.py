@@ -137,7 +137,7 @@ def build_app(
         groups.append(add_ingest_routes)
     if "api" in roles:
         groups.append(add_read_routes)
-    max_body = max(settings.collector.max_body_bytes, settings.collector.max_ingestion_body_bytes)
+    max_body = settings.collector.largest_body_bytes
     app = create_app(settings.api, contexts=contexts, route_groups=groups, client_max_size=max_body)
     # The server leaves bodies compressed (RUNNER_KWARGS) so the OTLP receiver can persist gzip
     # as received; every other route gets its body inflated by this middleware, as before.

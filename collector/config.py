@@ -27,3 +27,8 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_attempts: int = 5
     # A payload taken by a worker that dies is handed to another worker after this long.
     visibility_timeout_seconds: float = 60.0
+
+    @property
+    def largest_body_bytes(self) -> int:
+        """The larger of the two body limits: what any stored payload can inflate to."""
+        return max(self.max_body_bytes, self.max_ingestion_body_bytes)

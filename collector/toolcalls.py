@@ -42,7 +42,6 @@ _INDEXED_TOOL_KEY = re.compile(r"llm\.tools\.([0-9]+)\.tool\.json_schema")
 _TOOL_ATTRIBUTE_IN_TEXT = re.compile(
     r'"(?:ai\.prompt\.tools|gen_ai\.tool\.definitions|model_request_parameters|llm\.tools\.[0-9]+\.tool\.json_schema)"\s*:'
 )
-_CONTENT_PART_CALLS = ("tool_use", "tool-call")
 _FLAT_CALL_TYPES = frozenset({"function", "function_call", "tool-call", "tool_use"})
 _MESSAGE_KEYS = ("role", "content", "tool_calls", "additional_kwargs")
 # The hot path's only cost when there are no tools: one scan per text, no parse. A regex is

@@ -55,13 +55,6 @@ LEGACY_METADATA_PREFIX: Final = LF_LEGACY_METADATA + "."
 VERCEL_METADATA_PREFIX: Final = "ai.telemetry.metadata."
 # Vercel metadata keys that carry trace fields rather than metadata.
 VERCEL_METADATA_RESERVED: Final = frozenset({"userId", "sessionId", "tags", "langfusePrompt"})
-METADATA_PREFIXES: Final = (
-    OBSERVATION_METADATA_PREFIX,
-    TRACE_METADATA_PREFIX,
-    LEGACY_METADATA_PREFIX,
-    VERCEL_METADATA_PREFIX,
-)
-
 # Langfuse keys mapped onto columns or trace fields: kept out of the `attributes` metadata.
 LANGFUSE_MAPPED: Final = frozenset(
     {

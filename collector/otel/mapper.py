@@ -35,7 +35,6 @@ from spyglass.collector.otel.usage_cost import (
     langfuse_usage,
     provided_cost,
     provided_usage,
-    usage_with_total,
 )
 from spyglass.collector.otel.values import (
     DEFAULT_ENVIRONMENT,
@@ -49,6 +48,7 @@ from spyglass.collector.otel.values import (
     to_tags,
     to_text,
 )
+from spyglass.collector.pricing import usage_with_total
 from spyglass.collector.toolcalls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.store.clickhouse.rows import ObservationRow
 

@@ -337,16 +337,6 @@ def provided_cost(attrs: dict[str, Any]) -> dict[str, float]:
     return {}
 
 
-def usage_with_total(provided: dict[str, int]) -> dict[str, int]:
-    """`usage_details`: the provided counts, plus `total` (their sum) when it is missing."""
-    if not provided:
-        return {}
-    # Always a new dict: the pricing step may add to usage_details, never to what was provided.
-    if "total" in provided:
-        return dict(provided)
-    return {**provided, "total": sum(provided.values())}
-
-
 def cost_with_total(provided: dict[str, float]) -> tuple[dict[str, float], float | None]:
     """Provided costs are authoritative: `total` is the given one, else the sum of the rest."""
     if not provided:

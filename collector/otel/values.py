@@ -103,11 +103,6 @@ def metadata_value(value: Any) -> str:
     return value
 
 
-def metadata_scalar(value: Any) -> Any:
-    """The decoded value of a metadata attribute, for fields read out of metadata."""
-    return parse_or_raw(value) if type(value) is str else value
-
-
 def nanos_to_seconds(ns: int) -> float:
     """Float epoch seconds, exact to the microsecond.
 

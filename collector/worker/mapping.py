@@ -12,7 +12,6 @@ prompt version: the prompt id lives in PostgreSQL).
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import threading
@@ -23,6 +22,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 import msgspec
 
 from spyglass.collector.compression import InflateError, inflate
+from spyglass.collector.config import CollectorConfig
 from spyglass.collector.otel import ExperimentItem, OtlpDecodeError, TracePatch, decode_otlp, map_export
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.encode import json_each_row
@@ -30,8 +30,8 @@ from spyglass.collector.worker.price import price_row
 from spyglass.store.clickhouse.rows import ObservationRow
 
 _CONTENT_TYPE = {"pb": "application/x-protobuf", "json": "application/json"}
-# The accept-time body limit's default (collector.max_body_bytes); the worker passes its own.
-DEFAULT_MAX_INFLATED = 20 * 1024 * 1024
+# The accept-time body limits' default; the worker passes the configured one.
+DEFAULT_MAX_INFLATED = CollectorConfig().largest_body_bytes
 
 
 class ProjectModels(msgspec.Struct, frozen=True, array_like=True):
@@ -174,9 +174,6 @@ class PayloadMapper:
     def submit(self, tasks: Sequence[MapTask]) -> list[Future[MappedPayload | str]]:
         """Start mapping now (results are awaited later, so the caller can overlap work)."""
         return [self._executor.submit(map_payload, t, self._max_inflated) for t in tasks]
-
-    async def map(self, tasks: Sequence[MapTask]) -> list[MappedPayload | str]:
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.submit(tasks))))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -47,7 +47,7 @@ from spyglass.collector.otel import ExperimentItem, merge_trace_patch
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.encode import decode_rows
 from spyglass.collector.worker.loop import Payload, Prepared
-from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels
+from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels, needs_worker
 from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache
 from spyglass.store.clickhouse.client import ClickHouse
@@ -222,13 +222,8 @@ class RowProcessor:
         # Merges need the stored version of every entity the batch touches: one read per table
         # and project for the whole batch (most hits come from the worker's own cache).
         await self._load_state(wanted, batch)
-        legacy_observations = {
-            (p.ref.project_id, body_id)
-            for p, data, _ in parsed
-            if not isinstance(data, MappedPayload)
-            for entity, body_id in data
-            if entity == OBSERVATION
-        }
+        # Only legacy payloads merge observations (OTel rows come whole).
+        legacy_observations = {(pid, i) for (pid, entity), ids in wanted.items() if entity == OBSERVATION for i in ids}
         for p, data, items in parsed:
             pid = p.ref.project_id
             version = p.ref.received_us / 1e6
@@ -404,12 +399,12 @@ class RowProcessor:
             return
         wanted: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for (pid, _), row in batch.observations.items():
-            if row.prompt_name and row.prompt_version is not None and row.prompt_id is None:
+            if needs_worker(row):
                 wanted[pid].add((row.prompt_name, row.prompt_version))
         for pid, pairs in wanted.items():
             ids = await self._resolve_prompts(pid, sorted(pairs))
             for key, row in batch.observations.items():
-                if key[0] == pid and row.prompt_name and row.prompt_version is not None and row.prompt_id is None:
+                if key[0] == pid and needs_worker(row):
                     prompt_id = ids.get((row.prompt_name, row.prompt_version))
                     if prompt_id is not None:
                         batch.observations[key] = msgspec.structs.replace(row, prompt_id=prompt_id)

@@ -30,7 +30,7 @@ log = logging.getLogger("spyglass.worker")
 
 @contextlib.asynccontextmanager
 async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -> AsyncIterator[IngestWorker]:
-    mapper = PayloadMapper(cfg.worker_concurrency, max(cfg.max_body_bytes, cfg.max_ingestion_body_bytes))
+    mapper = PayloadMapper(cfg.worker_concurrency, cfg.largest_body_bytes)
     mapper.warm_up()
     # What startup loaded (modules, the price catalog, engines' clients) lives as long as the
     # process: keeping it out of the collector shortens every full collection, which would

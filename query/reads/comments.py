@@ -10,7 +10,7 @@ import asyncpg
 from spyglass.collector.http.errors import ApiError, bad_request, not_found
 from spyglass.query.reads import live
 from spyglass.query.reads.params import Page
-from spyglass.query.reads.sql import STRING, Params, latest
+from spyglass.query.reads.sql import STRING, Params
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.postgres.faults import db_errors
@@ -57,19 +57,12 @@ async def object_exists(ch: ClickHouse, pg: asyncpg.Pool, project_id: str, objec
         with db_errors():
             found = await pg.fetchval("SELECT 1 FROM prompts WHERE project_id = $1 AND id = $2", project_id, object_id)
         return found is not None
+    if object_type != "SESSION":
+        table = "traces" if object_type == "TRACE" else "observations"
+        return await live.get_live(ch, table, "id, is_deleted", project_id, object_id) is not None
     params = Params(p=project_id)
     bound = params.bind(object_id, STRING)
-    if object_type == "SESSION":
-        inner = latest(
-            "traces",
-            "id, session_id, is_deleted",
-            [live.PROJECT, f"id IN (SELECT id FROM traces WHERE {live.PROJECT} AND session_id = {bound})"],
-        )
-        sql = f"SELECT count() AS n FROM ({inner}) WHERE is_deleted = 0 AND session_id = {bound}"
-    else:
-        table = "traces" if object_type == "TRACE" else "observations"
-        inner = latest(table, "id, is_deleted", [live.PROJECT, f"id = {bound}"])
-        sql = f"SELECT count() AS n FROM ({inner}) WHERE is_deleted = 0"
+    sql = f"SELECT count() AS n FROM ({live.live_trace_ids([f'session_id = {bound}'])})"
     rows = await ch.rows(sql, params.values)
     return bool(rows and rows[0]["n"])
 

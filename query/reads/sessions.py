@@ -16,7 +16,7 @@ from typing import Any
 from spyglass.query.reads import traces
 from spyglass.query.reads.live import PROJECT, exact_window, newest_live
 from spyglass.query.reads.params import Page
-from spyglass.query.reads.sql import STRING, STRINGS, TIME, Params, where
+from spyglass.query.reads.sql import STRING, STRINGS, Params, where
 from spyglass.query.reads.values import iso
 from spyglass.store.clickhouse.client import ClickHouse
 
@@ -34,11 +34,7 @@ def _grouped(params: Params, start: datetime | None, end: datetime | None, envir
         # time is still computed over all their traces (one that began earlier is not new).
         window = where([PROJECT, _HAS_SESSION, *exact_window("timestamp", params, start, end)])
         conditions.append(f"session_id IN (SELECT DISTINCT session_id FROM traces WHERE {window})")
-    having = []
-    if start is not None:
-        having.append(f"created >= {params.bind(start, TIME)}")
-    if end is not None:
-        having.append(f"created < {params.bind(end, TIME)}")
+    having = exact_window("created", params, start, end)
     if environments:
         having.append(f"environment IN {params.bind(environments, STRINGS)}")
     return (

@@ -11,7 +11,16 @@ import msgspec
 
 from spyglass.query.reads import filters, paging
 from spyglass.query.reads.filters import ARRAY_KIND, BOOL_KIND, MAP_KIND, STRING_KIND, TIME_KIND, Column
-from spyglass.query.reads.live import PROJECT, SLACK, exact_window, get_live, ids_condition, live_picked, time_window
+from spyglass.query.reads.live import (
+    PROJECT,
+    SLACK,
+    exact_window,
+    get_live,
+    ids_condition,
+    live_picked,
+    select_live,
+    time_window,
+)
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.sql import INT, STRING, STRINGS, Params, latest
 from spyglass.query.reads.values import iso, json_value, metadata, micros_of, time_select
@@ -247,12 +256,8 @@ async def context_for(ch: ClickHouse, project_id: str, trace_ids: Iterable[str])
         return {}
     params = Params(p=project_id)
     conditions = [PROJECT, ids_condition("id", ids, params)]
-    inner = latest(
-        "traces",
-        "id, name, user_id, session_id, tags, release, environment, public, bookmarked, is_deleted",
-        conditions,
-    )
-    return {r["id"]: r for r in await ch.rows(f"SELECT * FROM ({inner}) WHERE is_deleted = 0", params.values)}
+    columns = "id, name, user_id, session_id, tags, release, environment, public, bookmarked, is_deleted"
+    return {r["id"]: r for r in await select_live(ch, "traces", columns, conditions, params)}
 
 
 # -- shapes ----------------------------------------------------------------------------------

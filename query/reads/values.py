@@ -35,10 +35,6 @@ def iso_micro(micros: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(micros))
-
-
 def micros_of(moment: datetime) -> int:
     delta = moment.astimezone(UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -62,14 +58,6 @@ def json_value(text: str | None) -> Any:
 
 def metadata(mapping: dict[str, str] | None) -> dict[str, Any]:
     return {key: json_value(value) for key, value in (mapping or {}).items()}
-
-
-def to_json_text(value: Any) -> str:
-    return value if isinstance(value, str) else _encode(value).decode()
-
-
-def number(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def iso_dt(moment: datetime | None) -> str | None:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import AUTH, STORES
+from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.media_repo import (
     MEDIA_EXTENSIONS,
     MediaRecord,
@@ -166,16 +167,10 @@ async def download_info(stores: Stores, record: MediaRecord) -> dict[str, Any]:
         "mediaId": record.id,
         "contentType": record.content_type,
         "contentLength": record.content_length,
-        "uploadedAt": _iso(record.uploaded_at),
+        "uploadedAt": iso_dt(record.uploaded_at),
         "url": url,
-        "urlExpiry": _iso(expiry),
+        "urlExpiry": iso_dt(expiry),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def get_media(request: web.Request) -> web.Response:

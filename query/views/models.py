@@ -20,6 +20,7 @@ from aiohttp import web
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import AUTH, STORES
 from spyglass.collector.pricing import AttributeCondition, DefinitionError, tier_condition_from_json
+from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.models_repo import (
     ModelRecord,
     ModelsRepo,
@@ -63,14 +64,6 @@ class ModelInput(msgspec.Struct, frozen=True, rename="camel"):
 # ---- rendering ------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _condition_json(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A stored condition in the API's complete shape (caseSensitive always present)."""
     try:
@@ -104,7 +97,7 @@ def model_json(model: ModelRecord) -> dict[str, Any]:
         "id": model.id,
         "modelName": model.model_name,
         "matchPattern": model.match_pattern,
-        "startDate": _iso(model.start_date),
+        "startDate": iso_dt(model.start_date),
         "unit": model.unit,
         "inputPrice": legacy_or_flat("input", model.input_price),
         "outputPrice": legacy_or_flat("output", model.output_price),
@@ -112,7 +105,7 @@ def model_json(model: ModelRecord) -> dict[str, Any]:
         "tokenizerId": model.tokenizer_id,
         "tokenizerConfig": model.tokenizer_config,
         "isLangfuseManaged": model.is_builtin,
-        "createdAt": _iso(model.created_at),
+        "createdAt": iso_dt(model.created_at),
         "prices": {usage: {"price": price} for usage, price in flat.items()},
         "pricingTiers": [
             {

@@ -51,44 +51,37 @@ _CHUNK = 5000
 class RedisMergeLocks:
     exclusive = False
 
-    def __init__(self, cfg: RedisConfig, *, client: aioredis.Redis | None = None) -> None:
-        if cfg.url is None and client is None:
-            raise ValueError("RedisMergeLocks needs cfg.url or a client")
+    def __init__(self, cfg: RedisConfig) -> None:
+        if cfg.url is None:
+            raise ValueError("RedisMergeLocks needs cfg.url")
         self.url = mask_url(cfg.url)
         self.component = "merge locks (redis)"
         self._prefix = f"{cfg.key_prefix}:{{merge-locks}}:"
-        self._owns_client = client is None
-        self._redis: aioredis.Redis = client if client is not None else connect(cfg.url or "")
+        self._redis: aioredis.Redis = connect(cfg.url)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
 
     async def acquire(self, keys: Collection[str], *, ttl: float, wait: float) -> Lease:
         names = tuple(sorted({self._prefix + k for k in keys}))
         token = secrets.token_hex(8)
-        if not names:
-            return Lease(keys=(), token=token)
-        if len(names) > _CHUNK:
-            # Too many for one script call: take them in sorted chunks. Sorted order makes two
-            # such batches contend on their first common chunk instead of deadlocking.
-            taken: list[str] = []
-            try:
-                for start in range(0, len(names), _CHUNK):
-                    chunk = names[start : start + _CHUNK]
-                    await self._take(chunk, token, ttl, wait)
-                    taken.extend(chunk)
-            except BaseException:
-                await self._drop(tuple(taken), token)
-                raise
-            return Lease(keys=names, token=token)
-        await self._take(names, token, ttl, wait)
+        # More keys than one script call takes go in sorted chunks: two such batches then
+        # contend on their first common chunk instead of deadlocking.
+        taken: list[str] = []
+        try:
+            for start in range(0, len(names), _CHUNK):
+                chunk = names[start : start + _CHUNK]
+                await self._take(chunk, token, ttl, wait)
+                taken.extend(chunk)
+        except BaseException:
+            await self._drop(tuple(taken), token)
+            raise
         return Lease(keys=names, token=token)
 
     async def release(self, lease: Lease) -> None:
         await self._drop(lease.keys, lease.token)
 
     async def close(self) -> None:
-        if self._owns_client:
-            await self._redis.aclose()
+        await self._redis.aclose()
 
     async def _take(self, names: tuple[str, ...], token: str, ttl: float, wait: float) -> None:
         loop = asyncio.get_running_loop()

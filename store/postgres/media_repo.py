@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -85,13 +84,6 @@ def object_key(project_id: str, media_id: str, content_type: str) -> str:
     return f"{project_id}/{media_id}.{MEDIA_EXTENSIONS[content_type]}"
 
 
-def content_type_of_key(key: str) -> str | None:
-    """The content type an object key was made for (for whoever serves a presigned local GET);
-    None if the key's extension is not one of ours. Ambiguous extensions pick the first type."""
-    ext = key.rsplit(".", 1)[-1] if "." in key else ""
-    return next((ct for ct, e in MEDIA_EXTENSIONS.items() if e == ext), None)
-
-
 def media_id_for(sha256_b64: str) -> str:
     """The id every Langfuse SDK computes: the first 22 characters of the URL-safe base64 SHA-256."""
     return sha256_b64.replace("+", "-").replace("/", "_")[:MEDIA_ID_LENGTH]
@@ -159,26 +151,6 @@ class MediaRepo:
                 f"SELECT {_COLS} FROM media WHERE project_id = $1 AND id = $2", project_id, media_id
             )
         return _record(row) if row else None
-
-    async def by_object_key(self, key: str) -> MediaRecord | None:
-        """The record whose bytes live under `key` (for serving a presigned local download with the
-        right Content-Type)."""
-        project_id = key.split("/", 1)[0]
-        with db_errors():
-            row = await self._pool.fetchrow(
-                f"SELECT {_COLS} FROM media WHERE project_id = $1 AND bucket_path = $2 LIMIT 1", project_id, key
-            )
-        return _record(row) if row else None
-
-    async def get_many(self, project_id: str, media_ids: Iterable[str]) -> dict[str, MediaRecord]:
-        ids = sorted(set(media_ids))
-        if not ids:
-            return {}
-        with db_errors():
-            rows = await self._pool.fetch(
-                f"SELECT {_COLS} FROM media WHERE project_id = $1 AND id = ANY($2::text[])", project_id, ids
-            )
-        return {r["id"]: _record(r) for r in rows}
 
     async def announce(
         self,

@@ -30,7 +30,7 @@ from spyglass.collector.pricing import ModelDefinition, PricingTier, tier_condit
 from spyglass.collector.pricing.catalog import CATALOG_FILE
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
-from spyglass.store.postgres.notify import listen
+from spyglass.store.postgres.notify import listen, notify
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class ModelsRepo:
             async with self._pool.acquire() as conn, conn.transaction():
                 await _insert_model(conn, project_id, model_id, model)
                 await _insert_pricing(conn, project_id, model_id, model)
-                await _notify(conn, project_id)
+                await notify(conn, MODELS_CHANGED_CHANNEL, project_id)
                 rows = await conn.fetch(f"SELECT {_MODEL_COLS} FROM models WHERE id = $1", model_id)
                 record = (await _with_tiers(conn, rows))[0]
         return record
@@ -268,7 +268,7 @@ class ModelsRepo:
                 )
                 await _insert_model(conn, project_id, model_id, model, created_at)
                 await _insert_pricing(conn, project_id, model_id, model)
-                await _notify(conn, project_id)
+                await notify(conn, MODELS_CHANGED_CHANNEL, project_id)
                 rows = await conn.fetch(f"SELECT {_MODEL_COLS} FROM models WHERE id = $1", model_id)
                 record = (await _with_tiers(conn, rows))[0]
         return record
@@ -281,15 +281,10 @@ class ModelsRepo:
                     "DELETE FROM models WHERE id = $1 AND project_id = $2 RETURNING id", model_id, project_id
                 )
                 if deleted is not None:
-                    await _notify(conn, project_id)
+                    await notify(conn, MODELS_CHANGED_CHANNEL, project_id)
         if deleted is None:
             return False
         return True
-
-
-async def _notify(conn: asyncpg.Connection, project_id: str) -> None:
-    # Delivered on commit only, so listeners never reload a half-written model.
-    await conn.execute("SELECT pg_notify($1, $2)", MODELS_CHANGED_CHANNEL, project_id)
 
 
 async def _insert_model(

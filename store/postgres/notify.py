@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 ROWS_DELETED = "spyglass_rows_deleted"
 
 
-async def notify(pool: asyncpg.Pool, channel: str, payload: str) -> None:
+async def notify(pool: asyncpg.Pool | asyncpg.Connection, channel: str, payload: str) -> None:
+    """Send `payload` on `channel`; on a connection inside a transaction it is delivered on commit."""
     with db_errors():
         await pool.execute("SELECT pg_notify($1, $2)", channel, payload)
 
