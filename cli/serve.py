@@ -26,6 +26,7 @@ from spyglass.collector.intake import Intake
 from spyglass.collector.receivers.bodies import RUNNER_KWARGS, decompress_bodies
 from spyglass.query.routes import add_health_routes, add_read_routes
 from spyglass.query.server import create_app
+from spyglass.query.views.metrics import metrics_cache_ctx
 from spyglass.store.errors import ConfigError, StartupError
 from spyglass.store.postgres.bootstrap import InitSpec, ensure_init
 from spyglass.store.stores import Stores, StoresConfig, open_stores
@@ -128,6 +129,7 @@ def build_app(
     contexts = [stores_ctx]
     if "api" in roles:
         contexts.append(init_ctx)
+        contexts.append(metrics_cache_ctx(settings.api))
     if "worker" in roles:
         contexts.append(worker_ctx)
     if "collector" in roles and settings.collector.grpc_enabled:

@@ -12,3 +12,5 @@ class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     public_url: str | None = None
     shutdown_timeout_seconds: float = 10.0
     api_key_cache_seconds: int = 30
+    # Result rows of past days kept for repeated metrics queries with daily buckets (0: off).
+    metrics_cache_rows: int = 200_000

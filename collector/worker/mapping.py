@@ -67,6 +67,9 @@ class MappedPayload(msgspec.Struct, kw_only=True):
     experiments: list[ExperimentItem] = []
     spans: int = 0
     rejected_count: int = 0
+    # UTC days (days since the epoch) of the `rows`' start times: which cached metrics days the
+    # insert changes (query/metrics/day_cache.py).
+    days: list[int] = []
 
 
 # Per mapping process: the built-in catalog is compiled once, project models on first use and
@@ -130,6 +133,7 @@ def map_payload(task: MapTask, max_inflated: int = DEFAULT_MAX_INFLATED) -> Mapp
         experiments=result.experiments,
         spans=len(result.observations),
         rejected_count=result.rejected_count,
+        days=list({int(row.start_time // 86400) for row in ready}),
     )
 
 

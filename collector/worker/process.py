@@ -97,6 +97,7 @@ class _Batch:
         self.encoded: list[bytes] = []
         self.encoded_rows = 0
         self.encoded_ids: list[tuple[str, list[str]]] = []
+        self.encoded_days: list[tuple[str, list[int]]] = []
         # The dataType each score's client declared (None: inferred from the value).
         self.declared_types: dict[tuple[str, str], str | None] = {}
         self.traces: dict[tuple[str, str], TraceRow] = {}
@@ -254,6 +255,7 @@ class RowProcessor:
         if batch.encoded:
             prepared.encoded = [("observations", batch.encoded, batch.encoded_rows)]
         prepared.encoded_ids = batch.encoded_ids
+        prepared.encoded_days = batch.encoded_days
         return prepared
 
     def forget_project(self, project_id: str) -> None:
@@ -262,6 +264,14 @@ class RowProcessor:
         self.traces.forget_project(project_id)
         self.observations.forget_project(project_id)
         self.scores.forget_project(project_id)
+
+    def listening(self, _up: bool) -> None:
+        """The change notifications' connection came up or went down: those sent meanwhile are
+        lost, so forget every cached row and model (they are read again when needed)."""
+        for cache in (self.traces, self.observations, self.scores):
+            cache.clear()
+        for project_id in list(self._models):
+            self.models_changed(project_id)
 
     def models_changed(self, project_id: str) -> None:
         """A project's models changed (NOTIFY from any process): reload them for new data."""
@@ -314,6 +324,7 @@ class RowProcessor:
             batch.encoded.append(result.rows)
             batch.encoded_rows += result.row_count
         batch.encoded_ids.append((pid, result.ids))
+        batch.encoded_days.append((pid, result.days))
         if legacy_observations and any((pid, i) in legacy_observations for i in result.ids):
             # A legacy update later in this batch merges into one of these rows: it needs them
             # as structs (rare: both SDK generations writing one observation in one batch).

@@ -18,7 +18,7 @@ from spyglass.collector.worker.recovery import Watermark, recover
 from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, load_model_definitions
-from spyglass.store.postgres.notify import ROWS_DELETED, listen
+from spyglass.store.postgres.notify import ROWS_DELETED, announce_written, follow
 from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
 from spyglass.store.postgres.score_configs_repo import load_score_configs
 from spyglass.store.postgres.tenancy import Tenancy
@@ -44,6 +44,7 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
         processor=processor,
         dead_letters=DeadLetters(stores.pg),
         cfg=cfg,
+        announce=lambda written: announce_written(stores.pg, written),
     )
     watermark: Watermark | None = None
     if isinstance(stores.queue, MemoryQueue):
@@ -55,10 +56,14 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
     # Any process (this one's API included) may change a project's models (prices of new data)
     # or delete its rows (cached merge state): drop what this worker cached for that project.
     handlers = {MODELS_CHANGED_CHANNEL: processor.models_changed, ROWS_DELETED: processor.forget_project}
+    follower = asyncio.create_task(follow(stores.pg, handlers, processor.listening), name="worker-notifications")
     try:
-        async with listen(stores.pg, handlers), _running(worker, stores, watermark):
+        async with _running(worker, stores, watermark):
             yield worker
     finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         await asyncio.to_thread(mapper.close)
 
 

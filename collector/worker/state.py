@@ -57,6 +57,9 @@ class RowCache(Generic[R]):
         for key in [k for k in self._rows if k[0] == project_id]:
             del self._rows[key]
 
+    def clear(self) -> None:
+        self._rows.clear()
+
     async def load(self, ch: ClickHouse, project_id: str, ids: Iterable[str]) -> dict[str, R]:
         """Rows for `ids`: cached ones, plus one ClickHouse read for the rest."""
         found: dict[str, R] = {}

@@ -81,6 +81,12 @@ class CompiledQuery(msgspec.Struct, frozen=True):
     sql: str
     params: dict[str, Any]
     columns: tuple[OutputColumn, ...]
+    # Whether each UTC day's result rows depend only on that day's rows of `table`: daily buckets
+    # in the default order (day by day, filled), and no other table joined. Such a query can be
+    # answered day by day (query/metrics/by_day.py).
+    day_local: bool = False
+    table: str = ""
+    row_limit: int | None = None
 
 
 _ANY = re.compile(r"\bany\(")
@@ -210,12 +216,27 @@ def _limits(query: MetricsQuery, version: Version) -> tuple[int, int | None]:
     return bins, row_limit
 
 
-def compile_query(query: MetricsQuery, project_id: str, version: Version) -> CompiledQuery:
-    view = get_view(query.view, version)
+def query_range(query: MetricsQuery) -> tuple[datetime, datetime]:
     start = parse_timestamp(query.from_timestamp, "fromTimestamp")
     end = parse_timestamp(query.to_timestamp, "toTimestamp")
     if start >= end:
         raise QueryError("Invalid query: fromTimestamp must be before toTimestamp")
+    return start, end
+
+
+def compile_query(
+    query: MetricsQuery,
+    project_id: str,
+    version: Version,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    unlimited: bool = False,
+) -> CompiledQuery:
+    """The query's SQL. `window` replaces the time range given by the query (whose granularity
+    is still chosen from the query's own range) and `unlimited` leaves out the row limit: how a
+    part of the range is computed on its own."""
+    view = get_view(query.view, version)
+    start, end = query_range(query)
 
     dims = _dimensions(query, view, version)
     metrics = _metrics(query, view)
@@ -227,6 +248,10 @@ def compile_query(query: MetricsQuery, project_id: str, version: Version) -> Com
         if granularity == "auto":
             granularity = auto_granularity(start, end)
     bins, row_limit = _limits(query, version)
+    if unlimited:
+        row_limit = None
+    if window is not None:
+        start, end = window
 
     params: dict[str, Any] = {"project": project_id, "t_from": ch_datetime(start), "t_to": ch_datetime(end)}
     table = view.table
@@ -311,7 +336,10 @@ def compile_query(query: MetricsQuery, project_id: str, version: Version) -> Com
         + (f" LIMIT {int(row_limit)}" if row_limit is not None else "")
         + " SETTINGS join_use_nulls = 1"
     )
-    return CompiledQuery(sql=sql, params=params, columns=tuple(columns))
+    day_local = granularity == "day" and is_default_order and not relations
+    return CompiledQuery(
+        sql=sql, params=params, columns=tuple(columns), day_local=day_local, table=table, row_limit=row_limit
+    )
 
 
 def format_rows(rows: list[dict[str, Any]], columns: tuple[OutputColumn, ...]) -> list[dict[str, Any]]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
 from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import AUTH, STORES
+from spyglass.query.config import ApiConfig
 from spyglass.query.metrics import (
     DailyFilter,
+    DayCache,
     QueryError,
     Version,
     compile_query,
@@ -16,7 +22,11 @@ from spyglass.query.metrics import (
     page_of,
     parse_query,
     parse_timestamp,
+    run_by_day,
 )
+from spyglass.store.postgres.notify import ROWS_DELETED, ROWS_WRITTEN, follow
+
+METRICS_CACHE: web.AppKey[DayCache] = web.AppKey("metrics_cache", DayCache)
 
 DAILY_DEFAULT_LIMIT = 50
 DAILY_MAX_LIMIT = 1000
@@ -32,10 +42,16 @@ async def project_of(request: web.Request) -> str:
 async def _run(request: web.Request, version: Version) -> web.Response:
     project_id = await project_of(request)
     try:
-        compiled = compile_query(parse_query(request.query.get("query")), project_id, version)
+        query = parse_query(request.query.get("query"))
+        compiled = compile_query(query, project_id, version)
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
-    rows = await request.app[STORES].ch.rows(compiled.sql, compiled.params)
+    ch = request.app[STORES].ch
+    cache = request.app.get(METRICS_CACHE)
+    if compiled.day_local and cache is not None and cache.enabled:
+        rows = await run_by_day(ch, cache, query, compiled, project_id, version)
+    else:
+        rows = await ch.rows(compiled.sql, compiled.params)
     return json_response({"data": format_rows(rows, compiled.columns)})
 
 
@@ -80,6 +96,35 @@ async def metrics_daily(request: web.Request) -> web.Response:
     )
     days = await daily_metrics(request.app[STORES].ch, project_id, daily_filter)
     return json_response(page_of(days, page, limit))
+
+
+def metrics_cache_ctx(api: ApiConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Cleanup context: the metrics day cache, fed by the write and delete announcements."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        cache = DayCache(api.metrics_cache_rows)
+        app[METRICS_CACHE] = cache
+        if cache.max_rows <= 0:
+            yield
+            return
+        handlers = {ROWS_DELETED: cache.on_project_changed, ROWS_WRITTEN: cache.on_written}
+        task = asyncio.create_task(follow(app[STORES].pg, handlers, cache.listening), name="metrics-cache")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return ctx
+
+
+def rows_deleted(app: web.Application, project_id: str) -> None:
+    """Forget this process's cached metrics of the project now (other processes hear of it
+    through ROWS_DELETED a moment later): a delete answered is a delete every query sees."""
+    cache = app.get(METRICS_CACHE)
+    if cache is not None:
+        cache.on_project_changed(project_id)
 
 
 def add_routes(app: web.Application) -> None:

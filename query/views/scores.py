@@ -13,6 +13,7 @@ from spyglass.query.reads import deletion, scores, traces
 from spyglass.query.reads.params import Query, field_groups, invalid
 from spyglass.query.reads.scope import project_id
 from spyglass.query.reads.sql import FLOAT, STRING, STRINGS
+from spyglass.query.views.metrics import rows_deleted
 
 V2_GROUPS = ("score", "trace")
 V3_MAX_LIMIT = 100
@@ -81,6 +82,7 @@ async def delete_score(request: web.Request) -> web.Response:
     score_id = request.match_info["scoreId"]
     if not await deletion.delete_score(request.app[STORES].ch, request.app[STORES].pg, pid, score_id):
         raise not_found(f"Score not found within authorized project: {score_id}")
+    rows_deleted(request.app, pid)
     return json_response({"message": "Score deleted successfully"})
 
 

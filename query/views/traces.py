@@ -13,6 +13,7 @@ from spyglass.query.reads import deletion, observations, scores, traces
 from spyglass.query.reads.params import Query, field_groups, invalid, json_body
 from spyglass.query.reads.prices import for_model, unit_prices
 from spyglass.query.reads.scope import project_id
+from spyglass.query.views.metrics import rows_deleted
 
 # Upstream's documented placeholders for left-out groups: empty id lists, -1 for the metrics.
 _NO_METRIC = -1.0
@@ -95,6 +96,7 @@ async def get_trace(request: web.Request) -> web.Response:
 async def delete_trace(request: web.Request) -> web.Response:
     pid = await project_id(request)
     await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, [request.match_info["traceId"]])
+    rows_deleted(request.app, pid)
     return json_response({"message": "Trace deleted successfully"})
 
 
@@ -105,6 +107,7 @@ async def delete_traces(request: web.Request) -> web.Response:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise bad_request("Invalid request body: 'traceIds' must be a non-empty array of trace id strings")
     await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, ids)
+    rows_deleted(request.app, pid)
     return json_response({"message": "Traces deleted successfully"})
 
 
