@@ -30,12 +30,22 @@ Rows = list[dict[str, Any]]
 Key = tuple[str, str, int]  # shape, project, day
 
 
+class _Entry:
+    __slots__ = ("rows", "table")
+
+    def __init__(self, table: str, rows: Rows) -> None:
+        self.table = table
+        self.rows = rows
+
+
 class DayCache:
     def __init__(self, max_rows: int) -> None:
         self.max_rows = max_rows
-        self._entries: OrderedDict[Key, Rows] = OrderedDict()
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self._rows = 0
-        self._table_of: dict[str, str] = {}  # shape → table
+        # (project, day) → keys stored for it: an announcement drops its days' entries without
+        # walking the whole cache (announcements come with every worker batch).
+        self._index: dict[tuple[str, int], set[Key]] = {}
         # The sequence number of the last announced change, per (table, project, day) and per
         # (table, project) for "every day"; entries started before it are stale.
         self._seq = 0
@@ -59,13 +69,14 @@ class DayCache:
     def get(self, shape: str, project: str, day: int) -> Rows | None:
         if not self.enabled:
             return None
-        rows = self._entries.get((shape, project, day))
-        if rows is None:
+        key = (shape, project, day)
+        entry = self._entries.get(key)
+        if entry is None:
             self.misses += 1
             return None
-        self._entries.move_to_end((shape, project, day))
+        self._entries.move_to_end(key)
         self.hits += 1
-        return rows
+        return entry.rows
 
     def put(self, table: str, shape: str, project: str, day: int, rows: Rows, token: int) -> None:
         if not self.enabled or token < self._valid_from:
@@ -77,15 +88,12 @@ class DayCache:
         if len(rows) > self.max_rows // 10:
             return  # one huge day would push out everything else
         key = (shape, project, day)
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._rows -= len(old)
-        self._entries[key] = rows
-        self._table_of[shape] = table
+        self._remove(key)
+        self._entries[key] = _Entry(table, rows)
+        self._index.setdefault((project, day), set()).add(key)
         self._rows += len(rows)
         while self._rows > self.max_rows and self._entries:
-            _, evicted = self._entries.popitem(last=False)
-            self._rows -= len(evicted)
+            self._remove(next(iter(self._entries)))
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -98,11 +106,11 @@ class DayCache:
         for table, project, days in decode_written(payload):
             if days is None:
                 self.on_project_changed(project, table)
-            else:
-                self._seq += 1
-                for day in days:
-                    self._changed_days[(table, project, day)] = self._seq
-                self._drop(project, table, set(days))
+                continue
+            self._seq += 1
+            for day in days:
+                self._changed_days[(table, project, day)] = self._seq
+                self._drop(project, day, table)
         if len(self._changed_days) > 100_000:
             self._forget_all()  # bounds the change log; costs one refill
 
@@ -111,23 +119,29 @@ class DayCache:
         self._seq += 1
         for t in (table,) if table else ("traces", "observations", "scores"):
             self._changed_projects[(t, project)] = self._seq
-        self._drop(project, table, None)
+        for indexed_project, day in [k for k in self._index if k[0] == project]:
+            self._drop(indexed_project, day, table)
 
-    def _drop(self, project: str, table: str | None, days: set[int] | None) -> None:
-        stale = [
-            key
-            for key in self._entries
-            if key[1] == project
-            and (days is None or key[2] in days)
-            and (table is None or self._table_of.get(key[0]) == table)
-        ]
-        for key in stale:
-            self._rows -= len(self._entries.pop(key))
+    def _drop(self, project: str, day: int, table: str | None) -> None:
+        for key in list(self._index.get((project, day), ())):
+            if table is None or self._entries[key].table == table:
+                self._remove(key)
+
+    def _remove(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        self._rows -= len(entry.rows)
+        keys = self._index[(key[1], key[2])]
+        keys.discard(key)
+        if not keys:
+            del self._index[(key[1], key[2])]
 
     def _forget_all(self) -> None:
         self._seq += 1
         self._valid_from = self._seq
         self._entries.clear()
+        self._index.clear()
         self._rows = 0
         self._changed_days.clear()
         self._changed_projects.clear()

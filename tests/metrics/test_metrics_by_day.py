@@ -253,3 +253,20 @@ async def test_a_lost_listener_stops_the_cache_until_it_is_back(spyglass: Harnes
     await live_cache(spyglass)  # listening again after the reconnect delay
     expected = await whole_query(spyglass, loaded.keys, query, "v1")
     assert await metrics(spyglass, loaded.keys, query) == expected
+
+
+def test_bounded_by_rows_and_dropped_per_table_and_day() -> None:
+    cache = DayCache(100)
+    cache.listening(True)
+    token = cache.begin()
+    for day in range(50):
+        cache.put("observations", "obs", "p", day, [{"n": day}] * 3, token)
+    cache.put("traces", "tr", "p", 49, [{"n": 0}], token)
+    kept = [day for day in range(50) if cache.get("obs", "p", day) is not None]
+    assert kept == list(range(17, 50))  # the oldest went: 33 days × 3 rows + 1 traces row = 100
+    cache.on_written(encode_written({("observations", "p"): {49}, ("observations", "other"): {48}})[0])
+    assert cache.get("obs", "p", 49) is None
+    assert cache.get("tr", "p", 49) == [{"n": 0}]  # a traces entry of that day is unaffected
+    assert cache.get("obs", "p", 48) is not None  # another project's write
+    cache.on_project_changed("p")
+    assert cache.get("obs", "p", 48) is None and cache.get("tr", "p", 49) is None
