@@ -8,16 +8,14 @@ Cost inference for new data: the ingestion worker keeps one `ModelMatcher` and r
 project's models with `await ModelsRepo(pool).for_project(project_id)`. When a project's models
 change, the matcher must forget them: every write sends a `spyglass_models_changed`
 notification (Postgres NOTIFY, in the writing transaction, so it arrives on commit) that
-workers in this and every other process receive with `listen_for_model_changes` or
-`spyglass.store.postgres.notify.listen`.
+workers in this and every other process receive through `spyglass.store.postgres.notify`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
@@ -30,7 +28,7 @@ from spyglass.collector.pricing import ModelDefinition, PricingTier, tier_condit
 from spyglass.collector.pricing.catalog import CATALOG_FILE
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
-from spyglass.store.postgres.notify import listen, notify
+from spyglass.store.postgres.notify import notify
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +91,6 @@ class NewModel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # ---- change notification --------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def listen_for_model_changes(pool: asyncpg.Pool, callback: Callable[[str], object]) -> AsyncIterator[None]:
-    """Receive every process's model changes (the project id) while the context is open."""
-    async with listen(pool, {MODELS_CHANGED_CHANNEL: callback}):
-        yield
 
 
 # ---- built-in catalog -----------------------------------------------------------------------

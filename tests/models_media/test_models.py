@@ -18,11 +18,8 @@ from langfuse.api.commons.types.pricing_tier_input import PricingTierInput
 from langfuse.api.commons.types.pricing_tier_usage_condition_input import PricingTierUsageConditionInput
 
 from spyglass.collector.pricing import ModelMatcher, builtin_catalog
-from spyglass.store.postgres.models_repo import (
-    builtin_models,
-    listen_for_model_changes,
-    load_model_definitions,
-)
+from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, builtin_models, load_model_definitions
+from spyglass.store.postgres.notify import listen
 from tests.harness import Harness, ProjectKeys
 
 GPT4O_BUILTIN = "b9854a5c92dc496b997d99d20"
@@ -274,7 +271,7 @@ async def test_project_model_overrides_builtin_in_the_matcher_and_changes_are_an
                 keys.project_id, await load_model_definitions(spyglass.stores.pg, keys.project_id)
             )
 
-    async with listen_for_model_changes(spyglass.stores.pg, notified.put_nowait):
+    async with listen(spyglass.stores.pg, {MODELS_CHANGED_CHANNEL: notified.put_nowait}):
         await reload_if_needed()
         assert matcher.match(keys.project_id, "gpt-4o").id == GPT4O_BUILTIN  # type: ignore[union-attr]
 
