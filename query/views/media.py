@@ -15,7 +15,8 @@ import msgspec
 from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import AUTH, STORES
+from spyglass.collector.http.state import STORES
+from spyglass.query.reads import scope
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.media_repo import (
     MEDIA_EXTENSIONS,
@@ -51,13 +52,6 @@ class UploadReport(msgspec.Struct, frozen=True, rename="camel"):
     upload_http_status: int
     upload_http_error: str | None = None
     upload_time_ms: float | None = None
-
-
-async def _project(request: web.Request) -> str:
-    scope = await request.app[AUTH].authenticate(request)
-    if scope.project_id is None:
-        raise ApiError(403, "Forbidden: an organization key cannot access project media; use a project key")
-    return scope.project_id
 
 
 async def _body(request: web.Request, kind: type[Any]) -> Any:
@@ -105,7 +99,7 @@ def _bucket_name(stores: Stores) -> str:
 
 
 async def create_upload_url(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     body: UploadUrlRequest = await _body(request, UploadUrlRequest)
     if body.content_type not in MEDIA_EXTENSIONS:
         raise ApiError(
@@ -141,7 +135,7 @@ async def create_upload_url(request: web.Request) -> web.Response:
 
 
 async def report_upload(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     media_id = request.match_info["media_id"]
     body: UploadReport = await _body(request, UploadReport)
     uploaded_at = body.uploaded_at if body.uploaded_at.tzinfo else body.uploaded_at.replace(tzinfo=UTC)
@@ -174,7 +168,7 @@ async def download_info(stores: Stores, record: MediaRecord) -> dict[str, Any]:
 
 
 async def get_media(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     media_id = request.match_info["media_id"]
     stores = request.app[STORES]
     record = await MediaRepo(stores.pg).get(project_id, media_id)

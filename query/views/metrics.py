@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import AUTH, STORES
+from spyglass.collector.http.state import STORES
 from spyglass.query.config import ApiConfig
 from spyglass.query.metrics import (
     DailyFilter,
@@ -24,6 +24,7 @@ from spyglass.query.metrics import (
     parse_timestamp,
     run_by_day,
 )
+from spyglass.query.reads import scope
 from spyglass.store.postgres.notify import ROWS_DELETED, ROWS_WRITTEN, follow
 
 METRICS_CACHE: web.AppKey[DayCache] = web.AppKey("metrics_cache", DayCache)
@@ -32,15 +33,8 @@ DAILY_DEFAULT_LIMIT = 50
 DAILY_MAX_LIMIT = 1000
 
 
-async def project_of(request: web.Request) -> str:
-    scope = await request.app[AUTH].authenticate(request)
-    if scope.project_id is None:
-        raise ApiError(403, "Forbidden: an organization key cannot read project data; use a project key")
-    return scope.project_id
-
-
 async def _run(request: web.Request, version: Version) -> web.Response:
-    project_id = await project_of(request)
+    project_id = await scope.project_id(request)
     try:
         query = parse_query(request.query.get("query"))
         compiled = compile_query(query, project_id, version)
@@ -77,7 +71,7 @@ def _positive_int(request: web.Request, name: str, default: int, maximum: int) -
 
 
 async def metrics_daily(request: web.Request) -> web.Response:
-    project_id = await project_of(request)
+    project_id = await scope.project_id(request)
     query = request.query
     page = _positive_int(request, "page", 1, 1_000_000)
     limit = _positive_int(request, "limit", DAILY_DEFAULT_LIMIT, DAILY_MAX_LIMIT)

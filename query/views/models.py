@@ -18,8 +18,9 @@ import msgspec
 from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import AUTH, STORES
+from spyglass.collector.http.state import STORES
 from spyglass.collector.pricing import AttributeCondition, DefinitionError, tier_condition_from_json
+from spyglass.query.reads import scope
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.models_repo import (
     ModelRecord,
@@ -256,13 +257,6 @@ def new_model(body: ModelInput) -> NewModel:
 # ---- handlers -------------------------------------------------------------------------------
 
 
-async def _project(request: web.Request) -> str:
-    scope = await request.app[AUTH].authenticate(request)
-    if scope.project_id is None:
-        raise ApiError(403, "Forbidden: an organization key cannot manage project models; use a project key")
-    return scope.project_id
-
-
 async def _body(request: web.Request) -> ModelInput:
     try:
         return msgspec.json.decode(await request.read(), type=ModelInput)
@@ -301,7 +295,7 @@ def _list_order(model: ModelRecord) -> tuple[Any, ...]:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     page, limit = _page_params(request)
     own = await ModelsRepo(request.app[STORES].pg).list_project(project_id)
     everything = sorted([*own, *builtin_models()], key=_list_order)
@@ -320,7 +314,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def create_model(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     model = new_model(await _body(request))
     repo = ModelsRepo(request.app[STORES].pg)
     if await repo.name_taken(project_id, model.model_name):
@@ -329,7 +323,7 @@ async def create_model(request: web.Request) -> web.Response:
 
 
 async def get_model(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     model_id = request.match_info["model_id"]
     model = await ModelsRepo(request.app[STORES].pg).get_project(project_id, model_id) or builtin_model(model_id)
     if model is None:
@@ -338,7 +332,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 async def upsert_model(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     model_id = request.match_info["model_id"]
     if len(model_id) > MAX_ID_LENGTH:
         raise _bad(f"model id longer than {MAX_ID_LENGTH} characters")
@@ -355,7 +349,7 @@ async def upsert_model(request: web.Request) -> web.Response:
 
 
 async def delete_model(request: web.Request) -> web.Response:
-    project_id = await _project(request)
+    project_id = await scope.project_id(request)
     model_id = request.match_info["model_id"]
     if not await ModelsRepo(request.app[STORES].pg).delete(project_id, model_id):
         raise ApiError(

@@ -5,16 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import AUTH, STORES
+from spyglass.collector.http.state import STORES
+from spyglass.query.reads import scope
 from spyglass.store.postgres.tenancy import Tenancy
 
 
 async def list_projects(request: web.Request) -> web.Response:
-    scope = await request.app[AUTH].authenticate(request)
-    if scope.project_id is None:
-        raise ApiError(403, "Forbidden: an organization key cannot read project data; use a project key")
     tenancy = Tenancy(request.app[STORES].pg)
-    project = await tenancy.get_project(scope.project_id)
+    project = await tenancy.get_project(await scope.project_id(request))
     if project is None:
         raise ApiError(401, "Unauthorized: the key's project no longer exists")
     org = await tenancy.get_organization(project.org_id)
