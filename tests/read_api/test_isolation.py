@@ -147,6 +147,15 @@ async def test_organization_key_cannot_read_project_data(spyglass: Harness, api:
     org_id = await spyglass.stores.pg.fetchval("SELECT org_id FROM projects WHERE id = $1", api.project_id)
     key = await ApiKeys(spyglass.stores.pg, spyglass.stores.cfg.salt).create_org_key(org_id)
     header = "Basic " + base64.b64encode(f"{key.public_key}:{key.secret_key}".encode()).decode()
-    for path in ("/api/public/traces", "/api/public/v2/scores", "/api/public/comments"):
+    for path in (
+        "/api/public/traces",
+        "/api/public/v2/scores",
+        "/api/public/comments",
+        "/api/public/projects",
+        "/api/public/models",
+        "/api/public/media/some-media-id",
+        "/api/public/metrics/daily",
+    ):
         status, body = await api.call("GET", path, headers={"Authorization": header})
         assert status == 403, (path, body)
+        assert "organization key" in body["message"], (path, body)
