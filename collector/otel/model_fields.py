@@ -38,8 +38,12 @@ def _parameter_value(value: Any) -> Any:
     return json_text(value)
 
 
-def _is_plain(value: Any) -> bool:
-    return type(value) is str or type(value) is int or type(value) is float
+def _all_plain(obj: dict[str, Any]) -> bool:
+    for value in obj.values():
+        kind = type(value)
+        if kind is not str and kind is not int and kind is not float:
+            return False
+    return True
 
 
 def _parameters(obj: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def model_parameters(attrs: dict[str, Any], scope_name: str, family: dict[str, A
     if raw_explicit is not None:
         if explicit is None:
             return json_text(raw_explicit)  # not an object: kept verbatim rather than dropped
-        if type(raw_explicit) is str and all(_is_plain(v) for v in explicit.values()):
+        if type(raw_explicit) is str and _all_plain(explicit):
             return raw_explicit  # already what we would write; skip re-encoding
         return json_text(_parameters(explicit))
 

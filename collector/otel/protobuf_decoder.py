@@ -2,12 +2,14 @@
 
 Two entry points, one result:
 - `decode_protobuf_export(body)`, the hot path for HTTP bodies: parses with the reading
-  view of `wire_schema`, whose attributes upb hands over as key → raw AnyValue bytes.
+  view of `wire_schema`, whose attributes upb hands over as serialized KeyValues.
 - `walk_protobuf(request)` for an already parsed opentelemetry-proto
   `ExportTraceServiceRequest` (e.g. what a gRPC servicer is handed).
 Both views name their fields alike, so one walk serves both; only the attribute decoder
 differs. Parsing with upb costs about a microsecond per span; what costs is touching
 fields from Python (each access builds an object), so the walk reads every field once.
+
+`span_ids` holds the per-span id rules for both, and for the receivers' accept-time check.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from spyglass.collector.otel.wire_schema import WireRequest
 AttributeDecoder = Callable[[Any], Attributes]
 _parse = ExportTraceServiceRequest.FromString
 _parse_wire = WireRequest.FromString
+_WIRE_NAME = WireRequest.DESCRIPTOR.full_name
+_OTLP_NAME = ExportTraceServiceRequest.DESCRIPTOR.full_name
 
 
 def decode_protobuf(body: bytes) -> ExportTraceServiceRequest:
@@ -57,11 +61,16 @@ def decode_protobuf(body: bytes) -> ExportTraceServiceRequest:
 
 def decode_protobuf_export(body: bytes) -> DecodedExport:
     """Decode an OTLP/protobuf trace export body; a malformed body raises OtlpDecodeError."""
+    return _walk(_parse_wire_body(body), wire_attributes)
+
+
+def _parse_wire_body(body: bytes) -> Any:
     try:
-        request = _parse_wire(body)
+        return _parse_wire(body)
     except Exception as exc:
-        raise OtlpDecodeError(f"malformed OTLP protobuf body: {exc}") from None
-    return _walk(request, wire_attributes)
+        # Name the OTLP message the client sent, not our private reading view of it.
+        reason = str(exc).replace(_WIRE_NAME, _OTLP_NAME)
+        raise OtlpDecodeError(f"malformed OTLP protobuf body: {reason}") from None
 
 
 def walk_protobuf(request: ExportTraceServiceRequest) -> DecodedExport:
@@ -69,7 +78,9 @@ def walk_protobuf(request: ExportTraceServiceRequest) -> DecodedExport:
     return _walk(request, message_attributes)
 
 
-def _span(span: Any, decode: AttributeDecoder) -> RawSpan:
+def span_ids(span: Any) -> tuple[bytes, bytes, bytes | None]:
+    """(trace id, span id, parent id or None) of a span of either view; SpanRejected if one
+    is invalid. Times are `checks.span_times`."""
     trace_id = span.trace_id
     if len(trace_id) != TRACE_ID_BYTES or trace_id == ZERO_TRACE_ID:
         raise SpanRejected(INVALID_TRACE_ID)
@@ -78,17 +89,20 @@ def _span(span: Any, decode: AttributeDecoder) -> RawSpan:
         raise SpanRejected(INVALID_SPAN_ID)
     parent = span.parent_span_id
     if not parent or parent == ZERO_SPAN_ID:
-        parent_hex = None
-    elif len(parent) != SPAN_ID_BYTES:
+        return trace_id, span_id, None
+    if len(parent) != SPAN_ID_BYTES:
         raise SpanRejected(INVALID_PARENT_ID)
-    else:
-        parent_hex = parent.hex()
+    return trace_id, span_id, parent
+
+
+def _span(span: Any, decode: AttributeDecoder) -> RawSpan:
+    trace_id, span_id, parent = span_ids(span)
     start_ns, end_ns = span_times(span.start_time_unix_nano, span.end_time_unix_nano)
     status = span.status
     return RawSpan(
         trace_id.hex(),
         span_id.hex(),
-        parent_hex,
+        parent.hex() if parent is not None else None,
         span.name,
         span.kind,
         start_ns,
@@ -113,16 +127,10 @@ def _walk(request: Any, decode: AttributeDecoder) -> DecodedExport:
     groups: list[SpanGroup] = []
     rejections = Rejections()
     for resource_spans in request.resource_spans:
-        try:
-            resource_attributes = decode(resource_spans.resource.attributes)
-        except Exception as exc:
-            raise OtlpDecodeError(f"malformed OTLP protobuf resource attributes: {exc}") from None
+        resource_attributes = _group_attributes(resource_spans.resource.attributes, decode, "resource")
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
-            try:
-                scope_attributes = decode(scope.attributes)
-            except Exception as exc:
-                raise OtlpDecodeError(f"malformed OTLP protobuf scope attributes: {exc}") from None
+            scope_attributes = _group_attributes(scope.attributes, decode, "scope")
             out: list[RawSpan] = []
             for span in scope_spans.spans:
                 try:
@@ -134,3 +142,12 @@ def _walk(request: Any, decode: AttributeDecoder) -> DecodedExport:
             if out:
                 groups.append(SpanGroup(resource_attributes, scope.name, scope.version, scope_attributes, out))
     return DecodedExport(groups, rejections)
+
+
+def _group_attributes(entries: Any, decode: Callable[[Any], Any], where: str) -> Any:
+    """Resource and scope attributes belong to every span of their group: a bad one fails the
+    whole body."""
+    try:
+        return decode(entries)
+    except Exception as exc:
+        raise OtlpDecodeError(f"malformed OTLP protobuf {where} attributes: {exc}") from None

@@ -1,23 +1,27 @@
 """AnyValue → Python value, from either protobuf representation.
 
 - `message_attributes`: repeated KeyValue messages (opentelemetry-proto classes).
-- `wire_attributes`: the `wire_schema` view, where each value is the raw serialized
-  AnyValue. The common kinds (string, int, bool, double, arrays of those) are read straight
-  from the bytes; kvlists, bytes and unusual encodings go through upb's own parser, so the
-  two representations always decode alike (a property test checks it).
+- `wire_attributes`: the `wire_schema` view, where each attribute is its serialized
+  KeyValue. Key and value are split off by hand; the common value kinds (string, int, bool,
+  double, arrays of those) are read straight from the bytes; kvlists, bytes and unusual
+  encodings go through upb's own parser, so the two representations always decode alike
+  (a property test checks it).
 """
 
 from __future__ import annotations
 
 import base64
 import struct
+from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from spyglass.collector.otel.spans import Attributes
+from spyglass.collector.otel.wire_schema import WireKeyValue
 
 _parse_anyvalue = AnyValue.FromString
+_parse_key_value = WireKeyValue.FromString
 _unpack_double = struct.Struct("<d").unpack
 # AnyValue field tags: (field number << 3) | wire type.
 _TAG_STRING, _TAG_BOOL, _TAG_INT, _TAG_DOUBLE, _TAG_ARRAY = 0x0A, 0x10, 0x18, 0x21, 0x2A
@@ -121,36 +125,73 @@ def wire_value(raw: bytes) -> Any:
     return _message_value(_parse_anyvalue(raw))
 
 
-# Serialized value → decoded value, for short scalar values. The same values recur on span
-# after span (environment, release, user and session ids, model names, flags), and one dict
-# lookup costs a fraction of the decoding ladder below. Only immutable results are kept, so
-# spans never share a list or dict; long values (prompts) are not even hashed.
+# Serialized KeyValue → (key, decoded value), for short ones holding a scalar. The same
+# attributes recur byte for byte on span after span (environment, release, user and session
+# ids, model names, flags), and one dict lookup replaces splitting and decoding them; the key
+# strings are shared too, so their hashes are computed once. Only immutable values are kept,
+# so spans never share a list or dict, and long KeyValues (prompts) are looked up but never
+# kept.
 _CACHED_SIZE = 200
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 8192
 _CACHEABLE = frozenset({str, int, float, bool, type(None)})
-_values: dict[bytes, Any] = {}
-_NOT_CACHED = object()
+# Short KeyValues holding an array of scalars (tags): each span gets a list of its own.
+_arrays: dict[bytes, tuple[str, tuple[Any, ...]]] = {}
+# KeyValue field tags: key = 1, value = 2 (both length-delimited).
+_TAG_KEY, _TAG_VALUE = 0x0A, 0x12
 
 
-def wire_attributes(entries: Any) -> Attributes:
-    out: Attributes = {}
-    known = _values.get
-    # Iterating the keys and indexing is native in upb; `.items()` is the Python mixin.
-    for key in entries:
-        raw = entries[key]
-        size = len(raw)
-        if size <= _CACHED_SIZE:
-            value = known(raw, _NOT_CACHED)
-            if value is _NOT_CACHED:
-                value = wire_value(raw)
-                if type(value) in _CACHEABLE:
-                    if len(_values) >= _CACHE_LIMIT:
-                        _values.clear()  # unique values (request ids) would fill it otherwise
-                    _values[raw] = value
-            out[key] = value
-        # Inlined fast path for long strings: one shorter than 16 KiB has a two-byte length.
-        elif raw[0] == _TAG_STRING and raw[1] & 0x80 and ((raw[1] & 0x7F) | (raw[2] << 7)) == size - 3:
-            out[key] = raw[3:].decode()
-        else:
-            out[key] = wire_value(raw)
-    return out
+class _Pairs(dict[bytes, tuple[str, Any]]):
+    """Serialized KeyValue → (key, value); a miss decodes it (and remembers short ones)."""
+
+    def __missing__(self, entry: bytes) -> tuple[str, Any]:
+        # Misses are frequent too (a request id on every span, tags), so this stays flat.
+        if len(entry) > _CACHED_SIZE:
+            return split_key_value(entry)
+        array = _arrays.get(entry)
+        if array is not None:
+            return array[0], list(array[1])
+        pair = split_key_value(entry)
+        kind = type(pair[1])
+        if kind in _CACHEABLE:
+            if len(self) >= _CACHE_LIMIT:
+                self.clear()  # unique values (request ids) would fill it otherwise
+            self[entry] = pair
+        elif kind is list and all(type(item) in _CACHEABLE for item in pair[1]):
+            if len(_arrays) >= _CACHE_LIMIT:
+                _arrays.clear()
+            _arrays[entry] = (pair[0], tuple(pair[1]))
+        return pair
+
+
+_pair = _Pairs().__getitem__
+
+
+def wire_attributes(entries: Iterable[bytes]) -> Attributes:
+    """Serialized KeyValues → attributes, in the order they were sent."""
+    # dict() over the pairs runs the loop in C; only misses reach Python.
+    return dict(map(_pair, entries))
+
+
+def split_key_value(entry: bytes) -> tuple[str, Any]:
+    """One serialized KeyValue → (key, decoded value).
+
+    Every encoder writes the key, then the value, once each; anything else (fields
+    repeated or reordered, unknown fields) goes through upb, which resolves it as the map
+    entry it is on the wire (the last key and value win). A missing value reads as None,
+    as an empty AnyValue does."""
+    size = len(entry)
+    if size > 1 and entry[0] == _TAG_KEY and entry[1] < 0x80:
+        pos = 2 + entry[1]
+        if pos + 3 < size and entry[pos] == _TAG_VALUE and entry[pos + 2] == _TAG_STRING:
+            # Inlined commonest case: a string value shorter than 126 bytes (one-byte lengths).
+            value_size, text_size = entry[pos + 1], entry[pos + 3]
+            if value_size < 0x80 and text_size < 0x80 and value_size == size - pos - 2 == text_size + 2:
+                return entry[2:pos].decode(), entry[pos + 4 :].decode()
+        if pos == size:
+            return entry[2:pos].decode(), None
+        if pos < size and entry[pos] == _TAG_VALUE:
+            length, start = _varint(entry, pos + 1)
+            if start + length == size:
+                return entry[2:pos].decode(), wire_value(entry[start:])
+    message = _parse_key_value(entry)
+    return message.key, wire_value(message.value)

@@ -41,6 +41,7 @@ _LEVELS = {
     "FATAL": "ERROR",
     "CRITICAL": "ERROR",
 }
+_DEPLOYMENT_NAME, _DEPLOYMENT = K.ENVIRONMENT_KEYS[1:]
 SPAN_KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 _STATUS_ERROR = 2
 
@@ -57,10 +58,19 @@ def observation_name(attrs: dict[str, Any], span_name: str) -> str:
     return span_name
 
 
-def span_environment(attrs: dict[str, Any], fallbacks: tuple[Any, ...]) -> str | None:
+def span_environment(attrs: dict[str, Any], fallbacks: tuple[Any, ...], resource_environment: str | None) -> str | None:
+    """`resource_environment`: the answer for a span with none of the keys
+    (`environment_from({}, fallbacks)`, the same for every span of a resource)."""
     value = attrs.get(K.LF_ENVIRONMENT)
     if value:  # what every SDK span carries
         return normalize_environment(value)
+    if value is None and _DEPLOYMENT_NAME not in attrs and _DEPLOYMENT not in attrs:
+        return resource_environment
+    return environment_from(attrs, fallbacks)
+
+
+def environment_from(attrs: dict[str, Any], fallbacks: tuple[Any, ...]) -> str | None:
+    """The first environment key the span, else its resource (`fallbacks`), sets."""
     for key, fallback in zip(K.ENVIRONMENT_KEYS, fallbacks, strict=True):
         value = attrs.get(key)
         if value is None or value == "":
@@ -94,6 +104,10 @@ def _completion_start_from_text(raw: Any) -> float | None:
     for _ in range(3):
         if type(text) is not str or text[:1] != '"':
             break
+        inner = text[1:-1]
+        if text[-1:] == '"' and len(text) >= 2 and '"' not in inner and "\\" not in inner and inner.isprintable():
+            text = inner  # no escapes or control characters: the parser's answer, without the parser
+            continue
         decoded = parse_json(text)
         if decoded is MISSING:
             break

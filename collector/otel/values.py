@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Final
 
 import msgspec
@@ -37,10 +36,13 @@ def json_text(value: Any) -> str:
     return _encode(value).decode()
 
 
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
 def json_sorted(value: Any) -> str:
     """JSON text with object keys sorted: for attribute maps, whose order is not part of
-    their meaning (the protobuf hot path reads them in hash order)."""
-    return _encode(value, order="sorted").decode()
+    their meaning (and which the protobuf path once read in hash order)."""
+    return _encode_sorted(value).decode()
 
 
 def json_or_none(value: Any) -> str | None:
@@ -144,10 +146,15 @@ _ENV_VALID = re.compile(r"[a-z0-9_-]+")
 DEFAULT_ENVIRONMENT = "default"
 
 
-@lru_cache(maxsize=1024)
 def _normalize_environment(raw: str) -> str:
     name = _ENV_PREFIX.sub("", raw.lower())[:40]
     return name if _ENV_VALID.fullmatch(name) else DEFAULT_ENVIRONMENT
+
+
+# A project has a handful of environments, so caching pays (a plain dict: every span asks);
+# only short values are kept, and a client inventing environments only refills it.
+_environments: dict[str, str] = {}
+_ENVIRONMENTS_LIMIT = 1024
 
 
 def normalize_environment(raw: Any) -> str:
@@ -157,9 +164,14 @@ def normalize_environment(raw: Any) -> str:
     if raw is None:
         return DEFAULT_ENVIRONMENT
     text = raw if type(raw) is str else str(raw)
-    # A project has a handful of environments, so caching pays; only short values are cached,
-    # so a client cannot fill the cache with megabyte-long strings.
-    return _normalize_environment(text) if len(text) <= 100 else _normalize_environment.__wrapped__(text)
+    name = _environments.get(text)
+    if name is None:
+        name = _normalize_environment(text)
+        if len(text) <= 100:
+            if len(_environments) >= _ENVIRONMENTS_LIMIT:
+                _environments.clear()
+            _environments[text] = name
+    return name
 
 
 def to_text(value: Any) -> str | None:
@@ -201,8 +213,12 @@ def to_tags(value: Any) -> list[str]:
                 return [tag for tag in (t.strip() for t in text.split(",")) if tag]
         else:
             return [tag for tag in (t.strip() for t in text.split(",")) if tag]
-    if type(value) is list and all(type(tag) is str for tag in value):
-        return [tag for tag in value if tag]  # what the SDKs send
+    if type(value) is list:
+        for tag in value:
+            if type(tag) is not str:
+                break
+        else:
+            return [tag for tag in value if tag]  # what the SDKs send
     if isinstance(value, (list, tuple)):
         tags = []
         for item in value:

@@ -2,11 +2,12 @@
 
 Every upb field access from Python builds a wrapper object, and a span has ~20 attribute
 KeyValues, each with a nested AnyValue: that walk cost more than everything else. On the
-wire, `repeated KeyValue {string key = 1; AnyValue value = 2}` is byte-for-byte a
-`map<string, bytes>` (a map entry is a message with key = 1 and value = 2, and a
-message-typed field shares wire type 2 with bytes). Declaring the attribute fields that
-way lets upb build the key → raw AnyValue mapping in C; the raw value is then decoded by
-`anyvalue_from_wire`. Only the fields the mapper reads are declared; upb skips the rest.
+wire a message-typed field shares wire type 2 with bytes, so the attribute fields are
+declared `repeated bytes`: upb hands over each KeyValue serialized, in the order it was
+sent, without building anything, and `protobuf_values.wire_attributes` splits it (most
+KeyValues recur byte for byte from span to span, so most are one dict lookup). `KeyValue`
+(key, raw AnyValue) is the parser for the KeyValues that splitting by hand does not cover.
+Only the fields the mapper reads are declared; upb skips the rest.
 
 The descriptors live in a private pool, so they never clash with opentelemetry-proto's.
 """
@@ -31,7 +32,7 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, bool, str | None]]]] = [
             ("scope_spans", 2, _F.TYPE_MESSAGE, True, "ScopeSpans"),
         ],
     ),
-    ("Resource", [("attributes", 1, _F.TYPE_MESSAGE, True, "@map")]),
+    ("Resource", [("attributes", 1, _F.TYPE_BYTES, True, None)]),
     (
         "ScopeSpans",
         [("scope", 1, _F.TYPE_MESSAGE, False, "Scope"), ("spans", 2, _F.TYPE_MESSAGE, True, "Span")],
@@ -41,7 +42,7 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, bool, str | None]]]] = [
         [
             ("name", 1, _F.TYPE_STRING, False, None),
             ("version", 2, _F.TYPE_STRING, False, None),
-            ("attributes", 3, _F.TYPE_MESSAGE, True, "@map"),
+            ("attributes", 3, _F.TYPE_BYTES, True, None),
         ],
     ),
     (
@@ -55,7 +56,7 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, bool, str | None]]]] = [
             ("kind", 6, _F.TYPE_INT32, False, None),
             ("start_time_unix_nano", 7, _F.TYPE_FIXED64, False, None),
             ("end_time_unix_nano", 8, _F.TYPE_FIXED64, False, None),
-            ("attributes", 9, _F.TYPE_MESSAGE, True, "@map"),
+            ("attributes", 9, _F.TYPE_BYTES, True, None),
             ("events", 11, _F.TYPE_MESSAGE, True, "Event"),
             ("links", 13, _F.TYPE_MESSAGE, True, "Link"),
             ("status", 15, _F.TYPE_MESSAGE, False, "Status"),
@@ -66,7 +67,7 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, bool, str | None]]]] = [
         [
             ("time_unix_nano", 1, _F.TYPE_FIXED64, False, None),
             ("name", 2, _F.TYPE_STRING, False, None),
-            ("attributes", 3, _F.TYPE_MESSAGE, True, "@map"),
+            ("attributes", 3, _F.TYPE_BYTES, True, None),
         ],
     ),
     (
@@ -75,14 +76,15 @@ _MESSAGES: list[tuple[str, list[tuple[str, int, int, bool, str | None]]]] = [
             ("trace_id", 1, _F.TYPE_BYTES, False, None),
             ("span_id", 2, _F.TYPE_BYTES, False, None),
             ("trace_state", 3, _F.TYPE_STRING, False, None),
-            ("attributes", 4, _F.TYPE_MESSAGE, True, "@map"),
+            ("attributes", 4, _F.TYPE_BYTES, True, None),
         ],
     ),
     ("Status", [("message", 2, _F.TYPE_STRING, False, None), ("code", 3, _F.TYPE_INT32, False, None)]),
+    ("KeyValue", [("key", 1, _F.TYPE_STRING, False, None), ("value", 2, _F.TYPE_BYTES, False, None)]),
 ]
 
 
-def _build() -> Any:
+def _build() -> tuple[Any, Any]:
     file = descriptor_pb2.FileDescriptorProto(name="spyglass/otlp_wire.proto", package=_PACKAGE, syntax="proto3")
     for name, fields in _MESSAGES:
         message = file.message_type.add(name=name)
@@ -90,21 +92,12 @@ def _build() -> Any:
             field = message.field.add(
                 name=field_name, number=number, type=field_type, label=_REPEATED if repeated else _OPTIONAL
             )
-            if type_name == "@map":
-                entry = message.nested_type.add(name=_map_entry_name(field_name))
-                entry.options.map_entry = True
-                entry.field.add(name="key", number=1, type=_F.TYPE_STRING, label=_OPTIONAL)
-                entry.field.add(name="value", number=2, type=_F.TYPE_BYTES, label=_OPTIONAL)
-                field.type_name = f".{_PACKAGE}.{name}.{entry.name}"
-            elif type_name is not None:
+            if type_name is not None:
                 field.type_name = f".{_PACKAGE}.{type_name}"
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Request"))
+    request, key_value = (pool.FindMessageTypeByName(f"{_PACKAGE}.{name}") for name in ("Request", "KeyValue"))
+    return message_factory.GetMessageClass(request), message_factory.GetMessageClass(key_value)
 
 
-def _map_entry_name(field_name: str) -> str:
-    return "".join(part.title() for part in field_name.split("_")) + "Entry"
-
-
-WireRequest = _build()
+WireRequest, WireKeyValue = _build()

@@ -24,14 +24,13 @@ def price_row(matcher: ModelMatcher, project_id: str, row: ObservationRow) -> Ob
     if not needs_pricing(row):
         return row
     model = matcher.match(project_id, row.provided_model_name) if row.provided_model_name else None
-    usage = usage_with_total(row.usage_details)
-    result = compute_cost(
-        usage,
-        row.provided_cost_details or None,
-        model,
-        _json_object(row.model_parameters),
-        row.metadata,
-    )
+    usage = row.usage_details
+    if usage and "total" not in usage:  # OTel rows come with their total; legacy merges may not
+        usage = usage_with_total(usage)
+    # Parameters only matter to a conditional tier's checks: most models have none, so most
+    # generations skip decoding them.
+    parameters = _json_object(row.model_parameters) if model is not None and model.conditional_tiers else None
+    result = compute_cost(usage, row.provided_cost_details or None, model, parameters, row.metadata)
     return msgspec.structs.replace(
         row,
         usage_details=usage,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from spyglass.store.clickhouse.rows import COMPACT_COLUMNS
 from spyglass.store.config import ClickHouseConfig
 from spyglass.store.errors import PermanentError, RetryableError, StartupError, mask_url
 
@@ -126,10 +127,24 @@ class ClickHouse:
         return next(iter(rows[0].values()))
 
     async def insert_json(self, table: str, data: bytes, settings: Mapping[str, Any] | None = None) -> None:
-        """Insert newline-delimited JSON rows (JSONEachRow); returns once ClickHouse committed them."""
+        """Insert newline-delimited JSON rows as `json_each_row` writes them: objects
+        (JSONEachRow), or arrays of the table's `COMPACT_COLUMNS` (JSONCompactEachRow), which
+        may be followed by objects. Returns once ClickHouse committed them."""
         if not data:
             return
         merged = {**_WRITE_SETTINGS, **(settings or {})}
+        if data[:1] == b"[":
+            columns = COMPACT_COLUMNS[table]
+            # Objects can only follow the arrays (a worker batch appends rows it encoded itself).
+            split = data.find(b"\n{") + 1
+            arrays, data = (data, b"") if not split else (data[:split], data[split:])
+            await self._run(
+                lambda c: c.raw_insert(
+                    table, column_names=columns, insert_block=arrays, fmt="JSONCompactEachRow", settings=merged
+                )
+            )
+            if not data:
+                return
         await self._run(lambda c: c.raw_insert(table, insert_block=data, fmt="JSONEachRow", settings=merged))
 
     # -- internals -------------------------------------------------------------------------

@@ -113,6 +113,14 @@ class IngestLogRow(msgspec.Struct, kw_only=True):
     rejected: int = 0
 
 
+# Tables whose rows `collector/worker/encode.json_each_row` writes as JSON arrays
+# (JSONCompactEachRow): their columns, in the order of the array.
+COMPACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "traces": TraceRow.__struct_fields__,
+    "observations": ObservationRow.__struct_fields__,
+    "scores": ScoreRow.__struct_fields__,
+}
+
 TIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "traces": ("timestamp", "created_at", "updated_at", "event_ts"),
     "observations": ("start_time", "end_time", "completion_start_time", "created_at", "updated_at", "event_ts"),
