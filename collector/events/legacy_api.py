@@ -66,7 +66,7 @@ def convert_legacy_request(
         raise InvalidRequest(f"{method} is not supported on /api/public/{resource}")
     try:
         body = msgspec.json.decode(data)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"request body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise InvalidRequest(f"request body must be a JSON object, got {type(body).__name__}")

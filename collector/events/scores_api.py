@@ -17,6 +17,7 @@ import msgspec
 from spyglass.collector.events.bodies import ScoreBody
 from spyglass.collector.events.envelopes import ScoreCreate
 from spyglass.collector.events.problems import EventError, InvalidRequest, describe
+from spyglass.collector.events.validate import require_utf8
 
 _BODY = msgspec.json.Decoder(ScoreBody)
 _ANY = msgspec.json.Decoder(msgspec.Raw)
@@ -46,7 +47,7 @@ def _score_event(raw: msgspec.Raw, now: datetime, new_id: Callable[[], str]) -> 
     except msgspec.ValidationError as error:
         try:
             probe = _ID_PROBE.decode(raw).id
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             probe = None
         score_id = probe if isinstance(probe, str) and probe else "unknown"
         return EventError(id=score_id, message=describe(error, subject="score"))
@@ -71,9 +72,10 @@ def parse_scores_body(
     tests (and replays) can make the result deterministic.
     """
     moment = now or datetime.now(UTC)
+    require_utf8(data)
     try:
         raw = _ANY.decode(data)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"request body is not valid JSON: {error}") from None
     if memoryview(raw)[:1].tobytes() == b"[":
         items = _ITEMS.decode(raw)

@@ -50,11 +50,20 @@ _EVENT = msgspec.json.Decoder(IngestionEvent)
 _ID_PROBE = msgspec.json.Decoder(_IdProbe)
 
 
+def require_utf8(data: bytes) -> None:
+    """JSON text is UTF-8 (RFC 8259). msgspec checks strings only where it decodes them, and
+    then raises UnicodeDecodeError: one check up front makes a bad body one clear 400."""
+    try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(f"request body is not valid UTF-8: {error}") from None
+
+
 def _event_id(raw: msgspec.Raw) -> str:
     """The envelope id of an event that failed validation, for its error entry; else ``unknown``."""
     try:
         probe = _ID_PROBE.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return "unknown"
     return probe.id if isinstance(probe.id, str) and probe.id else "unknown"
 
@@ -78,12 +87,13 @@ def parse_ingestion_body(
     ``scores`` key may send ``score-create`` and ``sdk-log``); other events get a 401 entry.
     Raises :class:`InvalidRequest` only when the body itself is not ``{batch: [...]}``.
     """
+    require_utf8(data)
     try:
         request = _REQUEST.decode(data)
     except msgspec.ValidationError as error:
         problem = describe(error, subject="body")
         raise InvalidRequest(f"request body must be a JSON object with a `batch` array ({problem})") from None
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"request body is not valid JSON: {error}") from None
     events: list[IngestionEvent] = []
     errors: list[EventError] = []

@@ -306,7 +306,7 @@ def decode_json_export(body: bytes) -> DecodedExport:
     """Decode an OTLP/JSON trace export; a malformed body raises OtlpDecodeError."""
     try:
         document = _decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise OtlpDecodeError(f"malformed OTLP/JSON body: {exc}") from None
     try:
         return _walk(document)

@@ -185,7 +185,7 @@ class RowProcessor:
                 continue
             try:
                 events = decode_events(p.body)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
                 prepared.failed.append((p, f"undecodable {p.ref.source} payload: {exc}"))
                 continue
             parsed.append((p, group_events(events), len(events)))

@@ -163,7 +163,7 @@ async def json_body(request: Any) -> Mapping[str, Any]:
         raise bad_request("Invalid request body: expected a JSON object")
     try:
         body = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"Invalid request body: malformed JSON ({exc})") from None
     if not isinstance(body, dict):
         raise bad_request("Invalid request body: expected a JSON object")

@@ -60,7 +60,7 @@ async def _body(request: web.Request, kind: type[Any]) -> Any:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
         raise ApiError(400, f"Invalid request data: {exc}") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise ApiError(400, "Invalid request data: the body is not valid JSON") from None
 
 

@@ -262,7 +262,7 @@ async def _body(request: web.Request) -> ModelInput:
         return msgspec.json.decode(await request.read(), type=ModelInput)
     except msgspec.ValidationError as exc:
         raise _bad(str(exc)) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise _bad("the body is not valid JSON") from None
 
 
