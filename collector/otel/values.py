@@ -164,13 +164,14 @@ def normalize_environment(raw: Any) -> str:
     if raw is None:
         return DEFAULT_ENVIRONMENT
     text = raw if type(raw) is str else str(raw)
+    if len(text) > 100:
+        return _normalize_environment(text)
     name = _environments.get(text)
     if name is None:
         name = _normalize_environment(text)
-        if len(text) <= 100:
-            if len(_environments) >= _ENVIRONMENTS_LIMIT:
-                _environments.clear()
-            _environments[text] = name
+        if len(_environments) >= _ENVIRONMENTS_LIMIT:
+            _environments.clear()
+        _environments[text] = name
     return name
 
 

@@ -135,8 +135,10 @@ class ClickHouse:
         merged = {**_WRITE_SETTINGS, **(settings or {})}
         if data[:1] == b"[":
             columns = COMPACT_COLUMNS[table]
-            # Objects can only follow the arrays (a worker batch appends rows it encoded itself).
-            split = data.find(b"\n{") + 1
+            # Objects can only follow the arrays (a worker batch appends rows it encoded itself),
+            # so the last line tells whether there are any; only then is the split searched for.
+            last_line = data.rfind(b"\n", 0, len(data) - 1) + 1
+            split = data.find(b"\n{") + 1 if data[last_line : last_line + 1] == b"{" else 0
             arrays, data = (data, b"") if not split else (data[:split], data[split:])
             await self._run(
                 lambda c: c.raw_insert(
