@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime
@@ -77,7 +78,8 @@ async def wait_visible(http: aiohttp.ClientSession, url: str, base: int, target:
     return polls
 
 
-async def throughput(server: Server, spans: int, batch: int, senders: int, adaptive: bool = False) -> None:
+async def throughput(server: Server, spans: int, batch: int, senders: int, adaptive: bool = False) -> float:
+    """One run; returns the sustained rate (spans/s until all are queryable)."""
     gen = Generator()
     print(f"generating {spans} spans in batches of {batch} ...", flush=True)
     payloads = [gen.batch(batch)[0] for _ in range(spans // batch)]
@@ -135,6 +137,7 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
         f"+ {helpers['postgres'] / n * 1e6:.0f} µs/span in PostgreSQL; "
         f"peak RSS {peak.peak:.0f} MB (serving process; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )
+    return n / visible
 
 
 async def fixed_rate(server: Server, rate: int, seconds: float, batch: int) -> None:
@@ -302,12 +305,22 @@ def main() -> None:
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
     ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="throughput runs, each on a fresh server; prints the median and range (this VM's speed "
+        "varies ±15 %% from run to run)",
+    )
+    ap.add_argument(
         "--adaptive-poll",
         action="store_true",
         help="poll the observation count every 0.25 s only near the end (each poll costs the server a count)",
     )
     args = ap.parse_args()
     env = {} if args.map_processes is None else {"SPYGLASS_COLLECTOR__WORKER_CONCURRENCY": str(args.map_processes)}
+    if args.repeat > 1:
+        repeat_throughput(args, env)
+        return
     server = Server(extra_env=env).start()
     try:
         if args.big_trace:
@@ -321,6 +334,22 @@ def main() -> None:
     finally:
         server.stop()
     print(f"(server ready in {server.ready_seconds:.1f} s)")
+
+
+def repeat_throughput(args: argparse.Namespace, env: dict[str, str]) -> None:
+    rates: list[float] = []
+    for i in range(args.repeat):
+        print(f"--- run {i + 1} of {args.repeat}", flush=True)
+        server = Server(extra_env=env).start()
+        try:
+            rates.append(asyncio.run(throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll)))
+        finally:
+            server.stop()
+    print(
+        f"sustained over {len(rates)} runs: median **{statistics.median(rates):,.0f} spans/s**, "
+        f"min {min(rates):,.0f}, max {max(rates):,.0f}; "
+        f"{sum(r >= 10_000 for r in rates)} of {len(rates)} runs at 10,000 or more"
+    )
 
 
 if __name__ == "__main__":

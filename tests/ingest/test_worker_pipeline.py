@@ -18,6 +18,7 @@ from spyglass.collector.worker.loop import IngestWorker, Payload, Prepared
 from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor, decode_events, encode_events
 from spyglass.collector.worker.state import read_latest
+from spyglass.query.reads import observations as observation_reads
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow
 from spyglass.store.queue import MemoryQueue
@@ -157,3 +158,33 @@ async def test_legacy_update_merges_into_an_otel_row_of_the_same_batch(ch: Click
 
 def _msg(key: str) -> Message:
     return Message(id=key, body=b"", attempts=1)
+
+
+async def test_a_retry_in_the_same_batch_is_one_observation_to_every_read(ch: ClickHouse) -> None:
+    """A client retry (the same export accepted twice) can land in one worker batch, so one
+    insert holds two versions of a span. Inserts skip ClickHouse's collapse-on-insert (it only
+    cost time), so both versions are stored until a merge; every read resolves them to one."""
+    project = f"pipeline-{uuid.uuid4().hex[:8]}"
+    processor = RowProcessor(ch, mapper=PayloadMapper(0))
+    body = make_request([make_span(sid=9, name="retried", attrs={"langfuse.observation.input": "x"})])
+    payloads = [
+        Payload(RawRef(key, project, "otel", "pb", received), body.SerializeToString(), _msg(key))
+        for key, received in (("first", 1_790_000_100_000_000), ("retry", 1_790_000_102_000_000))
+    ]
+    prepared = await processor.prepare(payloads)
+    worker = IngestWorker(
+        ch=ch,
+        blob=_Blob(),  # type: ignore[arg-type]
+        queue=MemoryQueue("unused"),
+        processor=processor,
+        dead_letters=_Dead(),
+        cfg=CollectorConfig(),
+    )
+    await worker._insert(prepared)
+    stored = await ch.scalar("SELECT count() FROM observations WHERE project_id = {p:String}", {"p": project})
+    assert stored == 2  # both versions in the one part: nothing collapsed them on insert
+    trace_rows = await observation_reads.for_trace(ch, project, TRACE)
+    assert [(r["id"], r["name"]) for r in trace_rows] == [("0000000000000009", "retried")]
+    one = await observation_reads.get_one(ch, project, "0000000000000009")
+    assert one is not None and one["name"] == "retried"
+    assert len(await read_latest(ch, ObservationRow, project, ["0000000000000009"])) == 1
