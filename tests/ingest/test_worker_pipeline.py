@@ -140,7 +140,18 @@ async def test_legacy_update_merges_into_an_otel_row_of_the_same_batch(ch: Click
     prepared = await processor.prepare(payloads)
     assert [r.id for r in prepared.observations] == ["0000000000000007"]
     assert prepared.encoded and prepared.encoded[0][2] == 1
-    worker = IngestWorker(
+    worker = _inserting_worker(ch, processor)
+    await worker._insert(prepared)
+    processor.committed(prepared)
+    (row,) = await read_latest(ch, ObservationRow, project, ["0000000000000007"])
+    assert (row.name, row.input, row.output) == ("otel-name", "from-otel", "from-legacy")
+    # The newest version is the legacy merge, and the cache holds it (not a stale one).
+    assert processor.observations.get(project, "0000000000000007") == prepared.observations[0]
+
+
+def _inserting_worker(ch: ClickHouse, processor: RowProcessor) -> IngestWorker:
+    """A worker whose `_insert` writes to `ch` (its queue and blob store are never used)."""
+    return IngestWorker(
         ch=ch,
         blob=_Blob(),  # type: ignore[arg-type]
         queue=MemoryQueue("unused"),
@@ -148,12 +159,6 @@ async def test_legacy_update_merges_into_an_otel_row_of_the_same_batch(ch: Click
         dead_letters=_Dead(),
         cfg=CollectorConfig(),
     )
-    await worker._insert(prepared)
-    processor.committed(prepared)
-    (row,) = await read_latest(ch, ObservationRow, project, ["0000000000000007"])
-    assert (row.name, row.input, row.output) == ("otel-name", "from-otel", "from-legacy")
-    # The newest version is the legacy merge, and the cache holds it (not a stale one).
-    assert processor.observations.get(project, "0000000000000007") == prepared.observations[0]
 
 
 def _msg(key: str) -> Message:
@@ -172,14 +177,7 @@ async def test_a_retry_in_the_same_batch_is_one_observation_to_every_read(ch: Cl
         for key, received in (("first", 1_790_000_100_000_000), ("retry", 1_790_000_102_000_000))
     ]
     prepared = await processor.prepare(payloads)
-    worker = IngestWorker(
-        ch=ch,
-        blob=_Blob(),  # type: ignore[arg-type]
-        queue=MemoryQueue("unused"),
-        processor=processor,
-        dead_letters=_Dead(),
-        cfg=CollectorConfig(),
-    )
+    worker = _inserting_worker(ch, processor)
     await worker._insert(prepared)
     stored = await ch.scalar("SELECT count() FROM observations WHERE project_id = {p:String}", {"p": project})
     assert stored == 2  # both versions in the one part: nothing collapsed them on insert
