@@ -47,7 +47,7 @@ def _score_event(raw: msgspec.Raw, now: datetime, new_id: Callable[[], str]) -> 
     except msgspec.ValidationError as error:
         try:
             probe = _ID_PROBE.decode(raw).id
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except msgspec.DecodeError:
             probe = None
         score_id = probe if isinstance(probe, str) and probe else "unknown"
         return EventError(id=score_id, message=describe(error, subject="score"))
@@ -75,7 +75,7 @@ def parse_scores_body(
     require_utf8(data)
     try:
         raw = _ANY.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except msgspec.DecodeError as error:
         raise InvalidRequest(f"request body is not valid JSON: {error}") from None
     if memoryview(raw)[:1].tobytes() == b"[":
         items = _ITEMS.decode(raw)

@@ -93,7 +93,7 @@ def parse_ingestion_body(
     except msgspec.ValidationError as error:
         problem = describe(error, subject="body")
         raise InvalidRequest(f"request body must be a JSON object with a `batch` array ({problem})") from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except msgspec.DecodeError as error:
         raise InvalidRequest(f"request body is not valid JSON: {error}") from None
     events: list[IngestionEvent] = []
     errors: list[EventError] = []

@@ -14,13 +14,12 @@ from typing import Any
 
 import msgspec
 
-from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
+from spyglass.store.clickhouse.rows import COMPACT_COLUMNS, COMPACT_ROWS, ObservationRow
 
 _encode = msgspec.json.Encoder().encode
 _astuple = msgspec.structs.astuple
-_FIELDS = ObservationRow.__struct_fields__
-# Must match `rows.COMPACT_COLUMNS`: `insert_json` names the columns of these tables' arrays.
-_COMPACT = frozenset({TraceRow, ObservationRow, ScoreRow})
+_FIELDS = COMPACT_COLUMNS["observations"]
+_COMPACT = frozenset(COMPACT_ROWS.values())
 _observations_decoder = msgspec.json.Decoder(list[ObservationRow])
 _arrays_decoder = msgspec.json.Decoder(list[list[Any]])
 

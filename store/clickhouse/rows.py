@@ -114,12 +114,13 @@ class IngestLogRow(msgspec.Struct, kw_only=True):
 
 
 # Tables whose rows `collector/worker/encode.json_each_row` writes as JSON arrays
-# (JSONCompactEachRow): their columns, in the order of the array.
-COMPACT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "traces": TraceRow.__struct_fields__,
-    "observations": ObservationRow.__struct_fields__,
-    "scores": ScoreRow.__struct_fields__,
+# (JSONCompactEachRow), by their row type; the columns are the type's fields, in order.
+COMPACT_ROWS: dict[str, type[msgspec.Struct]] = {
+    "traces": TraceRow,
+    "observations": ObservationRow,
+    "scores": ScoreRow,
 }
+COMPACT_COLUMNS: dict[str, tuple[str, ...]] = {table: row.__struct_fields__ for table, row in COMPACT_ROWS.items()}
 
 TIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "traces": ("timestamp", "created_at", "updated_at", "event_ts"),
