@@ -50,11 +50,13 @@ _EVENT = msgspec.json.Decoder(IngestionEvent)
 _ID_PROBE = msgspec.json.Decoder(_IdProbe)
 
 
-def require_utf8(data: bytes) -> None:
+def require_utf8(data: bytes | bytearray | memoryview | str) -> None:
     """JSON text is UTF-8 (RFC 8259). msgspec checks strings only where it decodes them, and
     then raises UnicodeDecodeError: one check up front makes a bad body one clear 400."""
+    if isinstance(data, str):
+        return  # already text
     try:
-        data.decode()
+        str(data, "utf-8")  # any buffer: bytes, bytearray, memoryview
     except UnicodeDecodeError as error:
         raise InvalidRequest(f"request body is not valid UTF-8: {error}") from None
 
