@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,8 +24,16 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        *,
+        remove_data_dir: bool | None = None,
+    ) -> None:
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
+        # A throughput run leaves ~300 MB behind; a temporary dir goes when the server stops.
+        self.remove_data_dir = data_dir is None if remove_data_dir is None else remove_data_dir
         self.port = free_port()
         self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -93,6 +102,9 @@ class Server:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        if self.remove_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class PeakRss:

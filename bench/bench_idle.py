@@ -17,10 +17,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-seconds", type=float, default=60.0)
     args = ap.parse_args()
-    cold = Server().start()
+    cold = Server(remove_data_dir=False).start()
     cold.stop()
     # Warm start: the same data dir again (the machine's caches hold the binaries now).
-    server = Server(data_dir=cold.data_dir)
+    server = Server(data_dir=cold.data_dir, remove_data_dir=True)
     launched = time.monotonic()
     server.start()
     while requests.get(f"{server.url}/api/public/health", timeout=5).status_code != 200:
