@@ -91,6 +91,7 @@ def build_app(
             app[INTAKE] = Intake(stores.events_blob, stores.queue, settings.collector)
             app[COLLECTOR_CONFIG] = settings.collector
             yield
+            await app[INTAKE].drain()
 
     async def init_ctx(app: web.Application) -> AsyncIterator[None]:
         init = InitSpec(**{f: getattr(settings.init, f) for f in InitSpec.__struct_fields__})

@@ -67,22 +67,25 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
         response = trace_service_pb2.ExportTraceServiceResponse()
         if not request:
             return response.SerializeToString()
-        try:
-            # Parsing a batch takes milliseconds: keep it off the loop, as the HTTP receiver does.
-            inspection = await off_loop(inspect_request, request, "pb")
-        except OtlpDecodeError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed OTLP protobuf: {exc}")
-        if inspection.total_spans == 0:
-            return response.SerializeToString()
-        if inspection.rejected_spans == inspection.total_spans:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"every span was invalid: {inspection.message}")
-        try:
-            await self._state[INTAKE].submit(scope.project_id, "otel", "pb", request)
-        except RetryableError as exc:
-            log.warning("could not persist an OTLP/gRPC payload: %s", exc)
-            msg = "temporarily unable to persist the payload; retry"
-            context.set_trailing_metadata(_retry_trailer(grpc.StatusCode.UNAVAILABLE, msg, 2))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, msg)
+        intake = self._state[INTAKE]
+        # Persisted while it is parsed (see `Intake.stage`); deleted again if rejected.
+        with await intake.stage(scope.project_id, "otel", "pb", request) as staged:
+            try:
+                # Parsing a batch takes milliseconds: keep it off the loop, as the HTTP receiver does.
+                inspection = await off_loop(inspect_request, request, "pb")
+            except OtlpDecodeError as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed OTLP protobuf: {exc}")
+            if inspection.total_spans == 0:
+                return response.SerializeToString()
+            if inspection.rejected_spans == inspection.total_spans:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"every span was invalid: {inspection.message}")
+            try:
+                await staged.commit()
+            except RetryableError as exc:
+                log.warning("could not persist an OTLP/gRPC payload: %s", exc)
+                msg = "temporarily unable to persist the payload; retry"
+                context.set_trailing_metadata(_retry_trailer(grpc.StatusCode.UNAVAILABLE, msg, 2))
+                await context.abort(grpc.StatusCode.UNAVAILABLE, msg)
         if inspection.rejected_spans:
             response.partial_success.rejected_spans = inspection.rejected_spans
             response.partial_success.error_message = inspection.message

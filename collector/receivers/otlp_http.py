@@ -11,6 +11,7 @@ deflate body is persisted inflated: few exporters send deflate, and it comes in 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import msgspec
@@ -88,24 +89,37 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
         return st.error(ctype, 400, f"cannot read body ({encoding or 'identity'}): {exc.message.strip()}")
     if not received:
         return st.success(ctype)
-    try:
-        checked = await off_loop(_check, received, compressed_encoding(request), short, limit)
-    except InflatedTooLarge:
-        return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
-    except InflateError as exc:
-        return st.error(ctype, 400, f"cannot read body ({encoding}): {exc}")
-    except OtlpDecodeError as exc:
-        return st.error(ctype, 400, f"malformed OTLP {'protobuf' if short == 'pb' else 'JSON'} body: {exc}")
-    inspection = checked.inspection
-    if inspection is None or inspection.total_spans == 0:
-        return st.success(ctype)
-    if inspection.rejected_spans == inspection.total_spans:
-        return st.error(ctype, 400, f"every span was invalid: {inspection.message}")
-    try:
-        await intake.submit(scope.project_id, "otel", short, checked.stored, checked.encoding)
-    except RetryableError as exc:
-        log.warning("could not persist an OTLP payload: %s", exc)
-        return st.error(ctype, 503, "temporarily unable to persist the payload; retry", {"Retry-After": "2"})
+    coding = compressed_encoding(request)
+    # Stored as received (plain or gzip): persist while checking. A deflate body is stored
+    # inflated, so its write has to wait for the check.
+    early = coding is None or coding in ("gzip", "x-gzip")
+    staged = (
+        await intake.stage(scope.project_id, "otel", short, received, "identity" if coding is None else "gzip")
+        if early
+        else None
+    )
+    with staged or contextlib.nullcontext():
+        try:
+            checked = await off_loop(_check, received, coding, short, limit)
+        except InflatedTooLarge:
+            return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
+        except InflateError as exc:
+            return st.error(ctype, 400, f"cannot read body ({encoding}): {exc}")
+        except OtlpDecodeError as exc:
+            return st.error(ctype, 400, f"malformed OTLP {'protobuf' if short == 'pb' else 'JSON'} body: {exc}")
+        inspection = checked.inspection
+        if inspection is None or inspection.total_spans == 0:
+            return st.success(ctype)
+        if inspection.rejected_spans == inspection.total_spans:
+            return st.error(ctype, 400, f"every span was invalid: {inspection.message}")
+        try:
+            if staged is not None:
+                await staged.commit()
+            else:
+                await intake.submit(scope.project_id, "otel", short, checked.stored, checked.encoding)
+        except RetryableError as exc:
+            log.warning("could not persist an OTLP payload: %s", exc)
+            return st.error(ctype, 503, "temporarily unable to persist the payload; retry", {"Retry-After": "2"})
     return st.success(ctype, inspection.rejected_spans, inspection.message)
 
 

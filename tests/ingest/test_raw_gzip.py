@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from spyglass.collector.compression import InflatedTooLarge, InflateError, inflate
+from spyglass.collector.http.state import INTAKE
 from spyglass.collector.rawlog import RawRef, decode_ref, encode_ref, make_ref, parse_key
 from spyglass.collector.worker.mapping import MappedPayload, MapTask, ProjectModels, map_payload
 from spyglass.store.postgres.dead_letters import DeadLetters
@@ -44,6 +45,48 @@ async def test_gzip_body_is_stored_as_received_and_maps(spyglass: Harness) -> No
         {"p": keys.project_id},
     )
     assert sorted((r["id"], r["n"]) for r in rows) == [(a.hex(), 1), (b.hex(), 1)]
+
+
+async def test_rejected_bodies_leave_the_raw_log_as_it_was(stack: Harness) -> None:
+    """Bodies are written while they are checked (`Intake.stage`): whatever the check rejects,
+    over HTTP or gRPC, is deleted again; only the accepted body stays."""
+    import grpc
+
+    keys = await stack.new_project()
+    trace_id, (a,) = _ids(1)
+    gz = {"Content-Encoding": "gzip"}
+    limit = stack.settings.collector.max_body_bytes
+    rejected = [
+        (b"\x0a\xff\xff\xff\xff\x0f garbage", {}, 400),
+        (gzip.compress(b"\x0a\xff\xff\xff\xff\x0f garbage"), gz, 400),
+        (gzip.compress(_request(_span(trace_id, b"\x00" * 8, "zero-span-id"))), gz, 400),
+        (gzip.compress(b"\0" * (limit + 1024)), gz, 413),
+        (gzip.compress(b""), gz, 200),  # empty once inflated: nothing to store
+    ]
+    for body, headers, status in rejected:
+        assert (await _post(stack, keys, body, **headers)).status == status
+    channel = grpc.aio.insecure_channel(stack.grpc_target)
+    try:
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=lambda x: x,
+            response_deserializer=lambda x: x,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(b"\xff\xff garbage", metadata=(("authorization", keys.auth_header),))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        await channel.close()
+    assert stack.app is not None
+    await stack.app[INTAKE].drain()
+    assert await _raw_keys(stack, keys.project_id) == []
+
+    sent = gzip.compress(_request(_span(trace_id, a, "kept")))
+    assert (await _post(stack, keys, sent, **gz)).status == 200
+    (key,) = await _raw_keys(stack, keys.project_id)
+    assert await stack.stores.events_blob.get(key) == sent
+    await stack.wait_idle()
+    assert await _names(stack, keys.project_id, trace_id.hex()) == ["kept"]
 
 
 async def test_deflate_and_plain_bodies_are_stored_uncompressed(spyglass: Harness) -> None:
