@@ -2,7 +2,7 @@
 and ingest-to-visible latency at 1,000 spans/s, peak RSS, and the legacy ingestion rate.
 
     .venv/bin/python bench/bench_ingest.py --spans 100000            # throughput
-    .venv/bin/python bench/bench_ingest.py --rate 1000 --seconds 30  # latency at a fixed rate
+    .venv/bin/python bench/bench_ingest.py --rate 1000 --seconds 60  # latency at a fixed rate
     .venv/bin/python bench/bench_ingest.py --legacy --spans 20000    # /api/public/ingestion
 
 Starts its own `spyglass serve` in a temporary data dir (the embedded default).
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import time
 import uuid
@@ -140,7 +141,22 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
     return n / visible
 
 
-async def fixed_rate(server: Server, rate: int, seconds: float, batch: int) -> None:
+def append_samples(path: str, seconds: list[float]) -> None:
+    """Raw samples, so runs can be pooled: one run's p99 is nearly its maximum."""
+    with open(path, "a") as out:
+        out.writelines(f"{s * 1000:.2f}\n" for s in seconds)
+
+
+async def fixed_rate(
+    server: Server, rate: int, seconds: float, batch: int, senders: int, arrivals: str, samples_out: str | None
+) -> None:
+    """Requests at `rate` spans/s on average, timed one by one.
+
+    `poisson` (the default): `senders` independent exporters, each sending a batch at exponentially
+    distributed intervals (a Poisson process), as many SDK processes exporting on their own
+    schedules do; requests sometimes overlap, at random. `paired`: one sender posting the
+    second's batches back to back at the top of every second (what earlier RESULTS measured),
+    so every other request lands while the one before it is being mapped and inserted."""
     gen = Generator(seed=2)
     per_second = max(1, rate // batch)
     auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
@@ -162,34 +178,54 @@ async def fixed_rate(server: Server, rate: int, seconds: float, batch: int) -> N
                             still.append((trace_id, sent))
                 pending[:] = still
 
+        async def post(body: bytes, traces: list[str]) -> None:
+            t = time.perf_counter()
+            async with http.post(
+                f"{server.url}/api/public/otel/v1/traces",
+                data=body,
+                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            ) as r:
+                await r.read()
+                r.raise_for_status()
+            accept.append(time.perf_counter() - t)
+            pending.append((traces[-1], t))
+
         # Generated up front: building and gzipping a request costs the client ~50 ms of CPU on the
         # same two cores, which would otherwise land next to the requests being timed.
-        ready = [gen.batch(batch) for _ in range(per_second * (int(seconds) + 1))]
+        ready = [gen.batch(batch) for _ in range(per_second * (int(seconds) + 1) + 20 * senders)]
         watcher = asyncio.create_task(watch())
         with PeakRss(server.process) as peak:
             t0 = time.perf_counter()
-            tick = 0
-            while time.perf_counter() - t0 < seconds:
-                for _ in range(per_second):
-                    body, traces = ready.pop()
-                    t = time.perf_counter()
-                    async with http.post(
-                        f"{server.url}/api/public/otel/v1/traces",
-                        data=body,
-                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-                    ) as r:
-                        await r.read()
-                        r.raise_for_status()
-                    accept.append(time.perf_counter() - t)
-                    pending.append((traces[-1], t))
-                tick += 1
-                await asyncio.sleep(max(0.0, t0 + tick - time.perf_counter()))
+            if arrivals == "paired":
+                tick = 0
+                while time.perf_counter() - t0 < seconds:
+                    for _ in range(per_second):
+                        await post(*ready.pop())
+                    tick += 1
+                    await asyncio.sleep(max(0.0, t0 + tick - time.perf_counter()))
+            else:
+                mean_gap = senders * batch / rate
+
+                async def sender(rng: random.Random) -> None:
+                    due = t0 + rng.expovariate(1 / mean_gap)
+                    while due - t0 < seconds and ready:
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                        await post(*ready.pop())
+                        due += rng.expovariate(1 / mean_gap)
+
+                await asyncio.gather(*(sender(random.Random(7 + i)) for i in range(senders)))
             deadline = time.perf_counter() + 30
             while pending and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
         watcher.cancel()
-    print(f"{rate} spans/s for {seconds:.0f} s in batches of {batch}:")
-    print(f"  accept latency p50 {pct(accept, 50) * 1000:.1f} ms, p99 {pct(accept, 99) * 1000:.1f} ms")
+    if samples_out:
+        append_samples(samples_out, accept)
+    shape = f"{senders} Poisson senders" if arrivals == "poisson" else "pairs at the top of each second"
+    print(f"{rate} spans/s for {seconds:.0f} s in batches of {batch}, {shape}:")
+    print(
+        f"  accept latency p50 {pct(accept, 50) * 1000:.1f} ms, p99 {pct(accept, 99) * 1000:.1f} ms "
+        f"({len(accept)} requests)"
+    )
     print(
         f"  ingest-to-visible p50 {pct(visible, 50):.2f} s, p99 {pct(visible, 99):.2f} s "
         f"({len(visible)} traces sampled, {len(pending)} not visible after 30 s)"
@@ -301,6 +337,13 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=4)
     ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument(
+        "--arrivals",
+        choices=["poisson", "paired"],
+        default="poisson",
+        help="with --rate: independent Poisson senders (--senders), or one sender posting pairs each second",
+    )
+    ap.add_argument("--samples-out", help="with --rate: append every accept latency (ms) to this file")
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
@@ -328,7 +371,9 @@ def main() -> None:
         elif args.legacy:
             asyncio.run(legacy(server, args.spans, 100, args.senders))
         elif args.rate:
-            asyncio.run(fixed_rate(server, args.rate, args.seconds, args.batch))
+            asyncio.run(
+                fixed_rate(server, args.rate, args.seconds, args.batch, args.senders, args.arrivals, args.samples_out)
+            )
         else:
             asyncio.run(throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll))
     finally:
