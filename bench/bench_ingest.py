@@ -55,6 +55,21 @@ async def visible_observations(http: aiohttp.ClientSession, url: str) -> int:
 POLL_SECONDS = 0.25
 
 
+async def post_otlp(http: aiohttp.ClientSession, url: str, body: bytes) -> float | None:
+    """POST one gzip'd OTLP request: None once accepted, the Retry-After seconds of a 429; any
+    other error raises."""
+    async with http.post(
+        f"{url}/api/public/otel/v1/traces",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+    ) as r:
+        await r.read()
+        if r.status == 429:
+            return float(r.headers.get("Retry-After", "1"))
+        r.raise_for_status()
+    return None
+
+
 async def wait_visible(http: aiohttp.ClientSession, url: str, base: int, target: int, adaptive: bool) -> int:
     """Poll the observation count until `target`; returns the number of polls.
 
@@ -99,16 +114,10 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
                 body = queue.get_nowait()
                 while True:
                     t = time.perf_counter()
-                    async with http.post(
-                        f"{server.url}/api/public/otel/v1/traces",
-                        data=body,
-                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-                    ) as r:
-                        await r.read()
-                        if r.status == 429:
-                            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
-                            continue
-                        r.raise_for_status()
+                    retry_after = await post_otlp(http, server.url, body)
+                    if retry_after is not None:
+                        await asyncio.sleep(retry_after)
+                        continue
                     latencies.append(time.perf_counter() - t)
                     break
 
@@ -180,13 +189,8 @@ async def fixed_rate(
 
         async def post(body: bytes, traces: list[str]) -> None:
             t = time.perf_counter()
-            async with http.post(
-                f"{server.url}/api/public/otel/v1/traces",
-                data=body,
-                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-            ) as r:
-                await r.read()
-                r.raise_for_status()
+            if await post_otlp(http, server.url, body) is not None:
+                raise RuntimeError("429 at a fixed rate: the backlog bound is too low for this rate")
             accept.append(time.perf_counter() - t)
             pending.append((traces[-1], t))
 
@@ -310,13 +314,8 @@ async def big_trace(server: Server, observations: int, batch: int) -> None:
         t0 = time.perf_counter()
         for _ in range(observations // batch):
             body, _ = gen.batch(batch, spans_per_trace=batch, trace_id=trace_id)
-            async with http.post(
-                f"{server.url}/api/public/otel/v1/traces",
-                data=body,
-                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-            ) as r:
-                await r.read()
-                r.raise_for_status()
+            while (retry_after := await post_otlp(http, server.url, body)) is not None:
+                await asyncio.sleep(retry_after)
             rss.append(server.rss_mb())
         while True:
             async with http.get(f"{server.url}/api/public/traces/{trace_id.hex()}") as r:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -60,6 +62,22 @@ async def _post(h: Harness, keys: ProjectKeys, body: bytes, ctype: str = PB, **h
         )
         await resp.read()
         return resp
+
+
+@contextlib.asynccontextmanager
+async def grpc_export(target: str) -> AsyncIterator[Callable[..., Awaitable[bytes]]]:
+    """TraceService/Export on a raw-bytes channel (bodies go out exactly as given)."""
+    import grpc
+
+    channel = grpc.aio.insecure_channel(target)
+    try:
+        yield channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+    finally:
+        await channel.close()
 
 
 async def _names(h: Harness, pid: str, trace_hex: str) -> list[str]:
@@ -245,13 +263,7 @@ async def test_grpc_exporter_roundtrip(stack: Harness) -> None:
 async def test_grpc_bad_key_is_unauthenticated(spyglass: Harness) -> None:
     import grpc
 
-    channel = grpc.aio.insecure_channel(spyglass.grpc_target)
-    try:
-        export = channel.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            request_serializer=lambda b: b,
-            response_deserializer=lambda b: b,
-        )
+    async with grpc_export(spyglass.grpc_target) as export:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await export(_request(), metadata=(("authorization", "Basic bm9wZTpub3Bl"),))
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -259,8 +271,6 @@ async def test_grpc_bad_key_is_unauthenticated(spyglass: Harness) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await export(b"\xff\xff garbage", metadata=(("authorization", keys.auth_header),))
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    finally:
-        await channel.close()
 
 
 async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harness) -> None:
@@ -273,15 +283,10 @@ async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harnes
     original = app[INTAKE]
     stores = spyglass.stores
     app[INTAKE] = Intake(stores.events_blob, stores.queue, CollectorConfig(max_backlog=0, retry_after_seconds=4))
-    channel = grpc.aio.insecure_channel(spyglass.grpc_target)
     try:
-        export = channel.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            request_serializer=lambda b: b,
-            response_deserializer=lambda b: b,
-        )
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await export(_request(), metadata=(("authorization", keys.auth_header),))
+        async with grpc_export(spyglass.grpc_target) as export:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await export(_request(), metadata=(("authorization", keys.auth_header),))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         details = dict(info.value.trailing_metadata() or ())
         status = status_pb2.Status.FromString(details["grpc-status-details-bin"])
@@ -290,7 +295,6 @@ async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harnes
         assert retry.retry_delay.seconds == 4
     finally:
         app[INTAKE] = original
-        await channel.close()
 
 
 async def test_huge_attribute_value_is_stored_intact(spyglass: Harness) -> None:

@@ -15,7 +15,7 @@ from spyglass.collector.rawlog import RawRef, decode_ref, encode_ref, make_ref, 
 from spyglass.collector.worker.mapping import MappedPayload, MapTask, ProjectModels, map_payload
 from spyglass.store.postgres.dead_letters import DeadLetters
 from tests.harness import Harness
-from tests.ingest.test_otlp_protocol import _ids, _names, _post, _request, _span
+from tests.ingest.test_otlp_protocol import _ids, _names, _post, _request, _span, grpc_export
 
 
 async def _raw_keys(h: Harness, pid: str) -> list[str]:
@@ -65,18 +65,10 @@ async def test_rejected_bodies_leave_the_raw_log_as_it_was(stack: Harness) -> No
     ]
     for body, headers, status in rejected:
         assert (await _post(stack, keys, body, **headers)).status == status
-    channel = grpc.aio.insecure_channel(stack.grpc_target)
-    try:
-        export = channel.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            request_serializer=lambda x: x,
-            response_deserializer=lambda x: x,
-        )
+    async with grpc_export(stack.grpc_target) as export:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await export(b"\xff\xff garbage", metadata=(("authorization", keys.auth_header),))
-        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    finally:
-        await channel.close()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert stack.app is not None
     await stack.app[INTAKE].drain()
     assert await _raw_keys(stack, keys.project_id) == []
