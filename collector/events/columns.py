@@ -47,7 +47,7 @@ def _as_object(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str) and value.startswith("{"):
         try:
             decoded = msgspec.json.decode(value)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except msgspec.DecodeError:
             return None
         return decoded if isinstance(decoded, dict) else None
     return None

@@ -65,7 +65,7 @@ def _event_id(raw: msgspec.Raw) -> str:
     """The envelope id of an event that failed validation, for its error entry; else ``unknown``."""
     try:
         probe = _ID_PROBE.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except msgspec.DecodeError:
         return "unknown"
     return probe.id if isinstance(probe.id, str) and probe.id else "unknown"
 

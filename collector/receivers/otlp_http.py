@@ -40,12 +40,21 @@ class _Checked(msgspec.Struct, frozen=True):
     inspection: Inspection | None  # None: the body is empty once inflated
 
 
+def _kept_as_received(coding: str | None) -> Encoding | None:
+    """The raw-log encoding of a body persisted exactly as received (plain or gzip); None for
+    a deflate body, which is persisted inflated."""
+    if coding is None:
+        return "identity"
+    return "gzip" if coding in ("gzip", "x-gzip") else None
+
+
 def _check(received: bytes, coding: str | None, fmt: str, limit: int) -> _Checked:
     """Inflate (when still compressed) and inspect; runs in a thread, off the event loop."""
     plain = received if coding is None else inflate(received, coding, limit)
     inspection = inspect_request(plain, fmt) if plain else None
-    if coding in ("gzip", "x-gzip"):
-        return _Checked(received, "gzip", inspection)
+    as_received = _kept_as_received(coding)
+    if as_received is not None:
+        return _Checked(received, as_received, inspection)
     return _Checked(plain, "identity", inspection)
 
 
@@ -90,13 +99,11 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
     if not received:
         return st.success(ctype)
     coding = compressed_encoding(request)
-    # Stored as received (plain or gzip): persist while checking. A deflate body is stored
-    # inflated, so its write has to wait for the check.
-    early = coding is None or coding in ("gzip", "x-gzip")
+    # Stored as received: persist while checking. A deflate body is stored inflated, so its
+    # write has to wait for the check.
+    as_received = _kept_as_received(coding)
     staged = (
-        await intake.stage(scope.project_id, "otel", short, received, "identity" if coding is None else "gzip")
-        if early
-        else None
+        await intake.stage(scope.project_id, "otel", short, received, as_received) if as_received is not None else None
     )
     with staged or contextlib.nullcontext():
         try:
