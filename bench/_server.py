@@ -132,3 +132,25 @@ class PeakRss:
             except psutil.Error:
                 return
             time.sleep(self.every)
+
+
+class HostCpu:
+    """What the whole machine's CPUs did during a run, from /proc/stat (via psutil).
+
+    `steal` is time the hypervisor gave this VM's CPUs to someone else: a run with a few percent
+    of it had its latency tail set by the host, not by Spyglass, so each run prints it."""
+
+    def __enter__(self) -> HostCpu:
+        self._start = psutil.cpu_times()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = psutil.cpu_times()
+        delta = {f: getattr(end, f) - getattr(self._start, f) for f in end._fields}
+        total = sum(v for f, v in delta.items() if f not in ("guest", "guest_nice")) or 1.0
+        self.steal = 100 * delta.get("steal", 0.0) / total
+        self.iowait = 100 * delta.get("iowait", 0.0) / total
+        self.busy = 100 - 100 * delta["idle"] / total - self.iowait - self.steal
+
+    def __str__(self) -> str:
+        return f"host CPU busy {self.busy:.0f} %, steal {self.steal:.1f} %, iowait {self.iowait:.1f} %"

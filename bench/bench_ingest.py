@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import psutil
-from _server import PeakRss, Server
+from _server import HostCpu, PeakRss, Server
 from spans import Generator
 
 
@@ -121,7 +121,7 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
                     latencies.append(time.perf_counter() - t)
                     break
 
-        with PeakRss(server.process) as peak:
+        with PeakRss(server.process) as peak, HostCpu() as host:
             cpu0 = server.cpu_seconds()
             helpers0 = helper_cpu_seconds(server)
             t0 = time.perf_counter()
@@ -147,6 +147,7 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
         f"+ {helpers['postgres'] / n * 1e6:.0f} µs/span in PostgreSQL; "
         f"peak RSS {peak.peak:.0f} MB (serving process; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})"
     )
+    print(f"  {host}")
     return n / visible
 
 
@@ -198,7 +199,8 @@ async def fixed_rate(
         # same two cores, which would otherwise land next to the requests being timed.
         ready = [gen.batch(batch) for _ in range(per_second * (int(seconds) + 1) + 20 * senders)]
         watcher = asyncio.create_task(watch())
-        with PeakRss(server.process) as peak:
+        with PeakRss(server.process) as peak, HostCpu() as host:
+            cpu0 = server.cpu_seconds() + sum(helper_cpu_seconds(server).values())
             t0 = time.perf_counter()
             if arrivals == "paired":
                 tick = 0
@@ -221,6 +223,7 @@ async def fixed_rate(
             deadline = time.perf_counter() + 30
             while pending and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
+            cpu = server.cpu_seconds() + sum(helper_cpu_seconds(server).values()) - cpu0
         watcher.cancel()
     if samples_out:
         append_samples(samples_out, accept)
@@ -234,7 +237,9 @@ async def fixed_rate(
         f"  ingest-to-visible p50 {pct(visible, 50):.2f} s, p99 {pct(visible, 99):.2f} s "
         f"({len(visible)} traces sampled, {len(pending)} not visible after 30 s)"
     )
-    print(f"  peak RSS {peak.peak:.0f} MB")
+    spans = len(accept) * batch
+    print(f"  server CPU {cpu:.1f} s ({cpu / spans * 1e6:.0f} µs/span, the watcher's reads included)")
+    print(f"  peak RSS {peak.peak:.0f} MB; {host}")
 
 
 async def legacy(server: Server, events: int, batch: int, senders: int) -> None:

@@ -263,6 +263,12 @@ def _resolve(f: _File) -> Settings:
         raise ConfigError("collector.grpc_port", f"same port as api.port ({f.api.port})")
     if f.collector.max_body_bytes < 1024:
         raise ConfigError("collector.max_body_bytes", "must be at least 1024")
+    for name, value in (
+        ("batch_max_payloads", f.collector.batch_max_payloads),
+        ("batch_max_wait_ms", f.collector.batch_max_wait_ms),
+    ):
+        if value < 1:
+            raise ConfigError(f"collector.{name}", "must be at least 1")
 
     def blob(section: BlobSection, name: str) -> BlobConfig:
         if section.bucket is None and (section.endpoint or section.access_key_id):

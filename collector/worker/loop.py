@@ -127,11 +127,7 @@ class IngestWorker:
         dead_letters: DeadLetters,
         cfg: CollectorConfig,
         announce: Announce | None = None,
-        # 32 payloads (16,000 spans at the SDKs' 500) per batch. Fewer, larger inserts mean fewer
-        # parts for chDB to write and merge: 8.6-10.0k against 7.5-8.9k spans/s with 16 in
-        # alternating 100k-span runs now that raw payloads stay gzip'd (peak RSS ~1.0 GB either
-        # way; 64 reached 1.2 GB when payloads were held decompressed).
-        batch_messages: int = 32,
+        batch_messages: int | None = None,  # default: cfg.batch_max_payloads
     ) -> None:
         self._ch = ch
         self._blob = blob
@@ -139,7 +135,7 @@ class IngestWorker:
         self._processor = processor
         self._dead = dead_letters
         self._cfg = cfg
-        self._batch_messages = batch_messages
+        self._batch_messages = batch_messages or cfg.batch_max_payloads
         self._announce = announce
         self._stopping = asyncio.Event()
         self.stats = WorkerStats()
@@ -156,7 +152,7 @@ class IngestWorker:
         try:
             while not self._stopping.is_set():
                 try:
-                    messages = await self._queue.get_batch(self._batch_messages, timeout=wait)
+                    messages = await self._gather(wait)
                 except RetryableError as exc:
                     log.warning("queue unavailable: %s", exc)
                     await asyncio.sleep(1)
@@ -182,6 +178,23 @@ class IngestWorker:
         finally:
             if inflight is not None:
                 await inflight
+
+    async def _gather(self, wait: float) -> list[Message]:
+        """A batch: whatever is queued, and when that is less than a full batch, what else
+        arrives within `wait` of the first message. At a light load each payload would otherwise
+        be its own set of inserts, and every insert is a part that chDB writes and later merges."""
+        messages = list(await self._queue.get_batch(self._batch_messages, timeout=wait))
+        deadline = time.monotonic() + wait
+        while messages and len(messages) < self._batch_messages and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                more = await self._queue.get_batch(self._batch_messages - len(messages), timeout=left)
+            except RetryableError:
+                break  # process what we hold; the next read reports the queue's trouble
+            messages.extend(more)
+        return messages
 
     async def drain(self, seconds: float) -> None:
         """Process what is already queued (used at shutdown), then stop."""

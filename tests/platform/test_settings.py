@@ -64,6 +64,8 @@ def test_langfuse_env_names(tmp_path: Path) -> None:
         ({"ENCRYPTION_KEY": "short"}, "encryption_key"),
         ({"SPYGLASS_API__PORT": "4317"}, "collector.grpc_port"),
         ({"LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT": "http://s3"}, "blob.media.bucket"),
+        ({"SPYGLASS_COLLECTOR__BATCH_MAX_WAIT_MS": "0"}, "collector.batch_max_wait_ms"),
+        ({"SPYGLASS_COLLECTOR__BATCH_MAX_PAYLOADS": "0"}, "collector.batch_max_payloads"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:

@@ -1,0 +1,118 @@
+"""How the worker gathers a batch: payloads arriving within `batch_max_wait_ms` of the first
+one share its inserts; a full batch goes at once; a payload arriving later gets its own."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from spyglass.collector.config import CollectorConfig
+from spyglass.collector.intake import Intake
+from spyglass.collector.worker.loop import IngestWorker
+from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.process import RowProcessor
+from spyglass.store.blob import BlobStore, open_blob_store
+from spyglass.store.clickhouse.client import ClickHouse
+from spyglass.store.config import BlobConfig
+from spyglass.store.queue import MemoryQueue
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
+from otlp_builders import make_request, make_span
+
+
+class _DeadLetters:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def record(self, *, reason: str, **_: object) -> None:
+        self.reasons.append(reason)
+
+
+@pytest.fixture
+async def blob(tmp_path: Path) -> AsyncIterator[BlobStore]:
+    store = open_blob_store(
+        BlobConfig(local_dir=str(tmp_path / "raw")),
+        name="events",
+        public_base_url="http://x",
+        signing_secret=b"0123456789abcdef0123",
+    )
+    await store.ensure_bucket()
+    yield store
+    await store.close()
+
+
+class _Pipeline:
+    def __init__(self, ch: ClickHouse, blob: BlobStore, cfg: CollectorConfig, batch_messages: int) -> None:
+        self.project = f"batching-{uuid.uuid4().hex[:8]}"
+        self.queue = MemoryQueue("batching")
+        self.intake = Intake(blob, self.queue, cfg)
+        self.dead = _DeadLetters()
+        self.mapper = PayloadMapper(0)
+        self.worker = IngestWorker(
+            ch=ch,
+            blob=blob,
+            queue=self.queue,
+            processor=RowProcessor(ch, mapper=self.mapper),
+            dead_letters=self.dead,
+            cfg=cfg,
+            batch_messages=batch_messages,
+        )
+        self.sent = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def send(self) -> None:
+        self.sent += 1
+        body = make_request([make_span(sid=self.sent, name=f"span-{self.sent}")]).SerializeToString()
+        await self.intake.submit(self.project, "otel", "pb", body)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.worker.run())
+
+    async def processed(self, payloads: int) -> None:
+        async with asyncio.timeout(20):
+            while self.worker.stats.payloads < payloads:
+                await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            # The worker may sit in a long queue read; it holds nothing unacknowledged there.
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.queue.close()
+        self.mapper.close()
+        assert self.dead.reasons == []
+
+
+async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse, blob: BlobStore) -> None:
+    p = _Pipeline(ch, blob, CollectorConfig(batch_max_wait_ms=2000), batch_messages=32)
+    try:
+        await p.send()
+        p.start()
+        await asyncio.sleep(0.2)  # the worker holds the first payload, gathering
+        await p.send()
+        await p.processed(2)
+        assert (p.worker.stats.batches, p.worker.stats.payloads) == (1, 2)
+        # Later than the wait after that batch's first payload: a batch of its own.
+        await p.send()
+        await p.processed(3)
+        assert (p.worker.stats.batches, p.worker.stats.payloads) == (2, 3)
+    finally:
+        await p.close()
+
+
+async def test_a_full_batch_does_not_wait(ch: ClickHouse, blob: BlobStore) -> None:
+    # A wait far longer than the test's timeout: only a full batch can be processed in time.
+    p = _Pipeline(ch, blob, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=2)
+    try:
+        for _ in range(4):
+            await p.send()
+        p.start()
+        await p.processed(4)
+        assert p.worker.stats.batches == 2
+    finally:
+        await p.close()
