@@ -22,10 +22,10 @@ from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
 from spyglass.collector.worker.state import read_latest
-from spyglass.store.blob import open_blob_store
+from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import TraceRow
-from spyglass.store.config import BlobConfig, RedisConfig
+from spyglass.store.config import RedisConfig
 from spyglass.store.locks import RedisMergeLocks
 from spyglass.store.queue import RedisStreamQueue
 
@@ -49,17 +49,11 @@ class _DeadLetters:
 
 
 async def test_two_workers_merging_the_same_traces_keep_every_update(
-    ch: ClickHouse, redis_url: str, tmp_path: Path
+    ch: ClickHouse, redis_url: str, events_blob: BlobStore
 ) -> None:
     project = f"merge-race-{uuid.uuid4().hex[:8]}"
     redis_cfg = RedisConfig(url=redis_url, key_prefix=f"race-{secrets.token_hex(4)}")
-    blob = open_blob_store(
-        BlobConfig(local_dir=str(tmp_path / "raw")),
-        name="events",
-        public_base_url="http://x",
-        signing_secret=b"0123456789abcdef0123",
-    )
-    await blob.ensure_bucket()
+    blob = events_blob
     cfg = CollectorConfig(batch_max_wait_ms=5)
     producer = RedisStreamQueue(redis_cfg, "ingest")
     intake = Intake(blob, producer, cfg)
@@ -107,7 +101,6 @@ async def test_two_workers_merging_the_same_traces_keep_every_update(
             await closeable.close()
         for mapper in mappers:
             mapper.close()
-        await blob.close()
 
     assert dead.reasons == []
     # Both workers took part, so their merges could have raced.

@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.intake import Intake
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
-from spyglass.store.blob import BlobStore, open_blob_store
+from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
-from spyglass.store.config import BlobConfig
 from spyglass.store.queue import MemoryQueue
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
@@ -31,19 +27,6 @@ class _DeadLetters:
 
     async def record(self, *, reason: str, **_: object) -> None:
         self.reasons.append(reason)
-
-
-@pytest.fixture
-async def blob(tmp_path: Path) -> AsyncIterator[BlobStore]:
-    store = open_blob_store(
-        BlobConfig(local_dir=str(tmp_path / "raw")),
-        name="events",
-        public_base_url="http://x",
-        signing_secret=b"0123456789abcdef0123",
-    )
-    await store.ensure_bucket()
-    yield store
-    await store.close()
 
 
 class _Pipeline:
@@ -88,8 +71,8 @@ class _Pipeline:
         assert self.dead.reasons == []
 
 
-async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse, blob: BlobStore) -> None:
-    p = _Pipeline(ch, blob, CollectorConfig(batch_max_wait_ms=2000), batch_messages=32)
+async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse, events_blob: BlobStore) -> None:
+    p = _Pipeline(ch, events_blob, CollectorConfig(batch_max_wait_ms=2000), batch_messages=32)
     try:
         await p.send()
         p.start()
@@ -105,9 +88,9 @@ async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse,
         await p.close()
 
 
-async def test_a_full_batch_does_not_wait(ch: ClickHouse, blob: BlobStore) -> None:
+async def test_a_full_batch_does_not_wait(ch: ClickHouse, events_blob: BlobStore) -> None:
     # A wait far longer than the test's timeout: only a full batch can be processed in time.
-    p = _Pipeline(ch, blob, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=2)
+    p = _Pipeline(ch, events_blob, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=2)
     try:
         for _ in range(4):
             await p.send()
