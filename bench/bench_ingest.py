@@ -39,6 +39,11 @@ def helper_cpu_seconds(server: Server) -> dict[str, float]:
     return out
 
 
+def all_cpu_seconds(server: Server) -> float:
+    """CPU of the serving process plus its mapping processes and PostgreSQL."""
+    return server.cpu_seconds() + sum(helper_cpu_seconds(server).values())
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -209,7 +214,7 @@ async def fixed_rate(
         ready = [gen.batch(batch) for _ in range(per_second * (int(seconds) + 1) + 20 * senders)]
         watcher = asyncio.create_task(watch())
         with PeakRss(server.process) as peak, HostCpu() as host:
-            cpu0 = server.cpu_seconds() + sum(helper_cpu_seconds(server).values())
+            cpu0 = all_cpu_seconds(server)
             t0 = time.perf_counter()
             if arrivals == "paired":
                 tick = 0
@@ -232,7 +237,7 @@ async def fixed_rate(
             deadline = time.perf_counter() + 30
             while pending and time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
-            cpu = server.cpu_seconds() + sum(helper_cpu_seconds(server).values()) - cpu0
+            cpu = all_cpu_seconds(server) - cpu0
         watcher.cancel()
     if samples_out:
         append_samples(samples_out, accept)
@@ -248,7 +253,10 @@ async def fixed_rate(
         f"{reads[0]} trace reads, one every {poll_ms} ms per trace until it showed)"
     )
     spans = len(accept) * batch
-    print(f"  server CPU {cpu:.1f} s ({cpu / spans * 1e6:.0f} µs/span, the watcher's reads included)")
+    print(
+        f"  server CPU {cpu:.1f} s ({cpu / spans * 1e6:.0f} µs/span: serving and mapping processes and "
+        "PostgreSQL, the watcher's reads included)"
+    )
     print(f"  peak RSS {peak.peak:.0f} MB; {host}")
 
 
