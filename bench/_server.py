@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -82,6 +83,12 @@ class Server:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line.rstrip())
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """HTTP Basic with the project's keys (aiohttp 3.14 deprecates its BasicAuth helper)."""
+        token = base64.b64encode(f"{self.public_key}:{self.secret_key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
 
     @property
     def process(self) -> psutil.Process:

@@ -106,12 +106,11 @@ async def throughput(server: Server, spans: int, batch: int, senders: int, adapt
     payloads = [gen.batch(batch)[0] for _ in range(spans // batch)]
     size = sum(len(p) for p in payloads)
     print(f"{len(payloads)} requests, {size / 1e6:.1f} MB gzip'd", flush=True)
-    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
     latencies: list[float] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for p in payloads:
         queue.put_nowait(p)
-    async with aiohttp.ClientSession(auth=auth) as http:
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
         base = await visible_observations(http, server.url)
 
         async def sender() -> None:
@@ -181,12 +180,11 @@ async def fixed_rate(
     so every other request lands while the one before it is being mapped and inserted."""
     gen = Generator(seed=2)
     per_second = max(1, rate // batch)
-    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
     accept: list[float] = []
     visible: list[float] = []
     pending: list[tuple[str, float]] = []
     reads = [0]
-    async with aiohttp.ClientSession(auth=auth) as http:
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
 
         async def watch() -> None:
             while True:
@@ -297,8 +295,7 @@ async def legacy(server: Server, events: int, batch: int, senders: int) -> None:
                     }
                 )
         batches.append(json.dumps({"batch": items}).encode())
-    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
-    async with aiohttp.ClientSession(auth=auth) as http:
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
         base = await visible_observations(http, server.url)
         q: asyncio.Queue[bytes] = asyncio.Queue()
         for b in batches:
@@ -331,9 +328,8 @@ async def big_trace(server: Server, observations: int, batch: int) -> None:
     """One trace of `observations` spans, sent in batches: memory must stay flat."""
     gen = Generator(seed=4)
     trace_id = os.urandom(16)
-    auth = aiohttp.BasicAuth(server.public_key, server.secret_key)
     rss: list[float] = []
-    async with aiohttp.ClientSession(auth=auth) as http:
+    async with aiohttp.ClientSession(headers=server.auth_headers) as http:
         t0 = time.perf_counter()
         for _ in range(observations // batch):
             body, _ = gen.batch(batch, spans_per_trace=batch, trace_id=trace_id)
@@ -377,6 +373,9 @@ def main() -> None:
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
     ap.add_argument(
+        "--background-priority", choices=["idle", "normal"], default=None, help="collector.background_priority"
+    )
+    ap.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -390,6 +389,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     env = {} if args.map_processes is None else {"SPYGLASS_COLLECTOR__WORKER_CONCURRENCY": str(args.map_processes)}
+    if args.background_priority is not None:
+        env["SPYGLASS_COLLECTOR__BACKGROUND_PRIORITY"] = args.background_priority
     if args.repeat > 1:
         repeat_throughput(args, env)
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -27,6 +29,10 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # thread of its own). Two on a 2-core machine: 8.1-8.8k spans/s sustained against 7.6k with
     # one (bench/RESULTS.md), since mapping costs about as much CPU as everything else together.
     worker_concurrency: int = 2
+    # CPU priority of the mapping processes and of embedded ClickHouse's merges: "idle" lets
+    # them run only on CPU time that answering requests does not want (collector/worker/
+    # cpu_priority.py); "normal" shares the CPU equally.
+    background_priority: Literal["idle", "normal"] = "idle"
     # A payload that fails this many times goes to the dead-letter area.
     max_attempts: int = 5
     # A payload taken by a worker that dies is handed to another worker after this long.

@@ -26,6 +26,7 @@ from spyglass.collector.compression import InflateError, inflate
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.otel import ExperimentItem, OtlpDecodeError, TracePatch, decode_otlp, map_export
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
+from spyglass.collector.worker.cpu_priority import lower_current
 from spyglass.collector.worker.encode import json_each_row
 from spyglass.collector.worker.price import price_row
 from spyglass.store.clickhouse.rows import ObservationRow
@@ -163,8 +164,10 @@ def _collect_now_and_then() -> None:
         gc.collect()
 
 
-def _init_process(parent: int) -> None:
+def _init_process(parent: int, lower: bool) -> None:
     gc.disable()
+    if lower:
+        lower_current()
     _exit_with_parent(parent)
 
 
@@ -186,7 +189,10 @@ def _warm_up() -> None:
 
 
 class PayloadMapper:
-    def __init__(self, processes: int, max_inflated: int = DEFAULT_MAX_INFLATED) -> None:
+    def __init__(self, processes: int, max_inflated: int = DEFAULT_MAX_INFLATED, *, lower: bool = False) -> None:
+        """`lower`: run the mapping processes at idle CPU priority (`cpu_priority`). A mapping
+        thread (`processes=0`) keeps its priority: lowered, it could be descheduled while it
+        holds the GIL that the event loop waits for."""
         self._executor: Executor
         self._processes = processes
         self._max_inflated = max_inflated
@@ -195,16 +201,15 @@ class PayloadMapper:
                 processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_process,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), lower),
             )
         else:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="otel-map")
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> list[Future[None]]:
         """Start every mapping process now (each takes ~1 s to import and compile the catalog),
-        not when the first payloads are waiting; returns at once."""
-        for _ in range(max(1, self._processes)):
-            self._executor.submit(_warm_up)
+        not when the first payloads are waiting; returns at once, with the warm-ups' futures."""
+        return [self._executor.submit(_warm_up) for _ in range(max(1, self._processes))]
 
     def submit(self, tasks: Sequence[MapTask]) -> list[Future[MappedPayload | str]]:
         """Start mapping now (results are awaited later, so the caller can overlap work)."""

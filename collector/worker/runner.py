@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from spyglass.collector.config import CollectorConfig
+from spyglass.collector.worker.cpu_priority import ThreadLowerer
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
@@ -30,7 +31,8 @@ log = logging.getLogger("spyglass.worker")
 
 @contextlib.asynccontextmanager
 async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -> AsyncIterator[IngestWorker]:
-    mapper = PayloadMapper(cfg.worker_concurrency, cfg.largest_body_bytes)
+    lower = cfg.background_priority == "idle"
+    mapper = PayloadMapper(cfg.worker_concurrency, cfg.largest_body_bytes, lower=lower)
     mapper.warm_up()
     # What startup loaded (modules, the price catalog, engines' clients) lives as long as the
     # process: keeping it out of the collector shortens every full collection, which would
@@ -57,6 +59,8 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
     # or delete its rows (cached merge state): drop what this worker cached for that project.
     handlers = {MODELS_CHANGED_CHANNEL: processor.models_changed, ROWS_DELETED: processor.forget_project}
     follower = asyncio.create_task(follow(stores.pg, handlers, processor.listening), name="worker-notifications")
+    # The merges of an embedded chDB run in this process; a ClickHouse server has none here.
+    lowerer = ThreadLowerer().start() if lower else None
     try:
         async with _running(worker, stores, watermark):
             yield worker
@@ -65,6 +69,8 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
         with contextlib.suppress(asyncio.CancelledError):
             await follower
         await asyncio.to_thread(mapper.close)
+        if lowerer is not None:
+            await asyncio.to_thread(lowerer.stop)
 
 
 @contextlib.asynccontextmanager

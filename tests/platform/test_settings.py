@@ -66,6 +66,7 @@ def test_langfuse_env_names(tmp_path: Path) -> None:
         ({"LANGFUSE_S3_MEDIA_UPLOAD_ENDPOINT": "http://s3"}, "blob.media.bucket"),
         ({"SPYGLASS_COLLECTOR__BATCH_MAX_WAIT_MS": "0"}, "collector.batch_max_wait_ms"),
         ({"SPYGLASS_COLLECTOR__BATCH_MAX_PAYLOADS": "0"}, "collector.batch_max_payloads"),
+        ({"SPYGLASS_COLLECTOR__BACKGROUND_PRIORITY": "low"}, "collector.background_priority"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:
