@@ -388,9 +388,8 @@ def main() -> None:
         help="poll the observation count every 0.25 s only near the end (each poll costs the server a count)",
     )
     args = ap.parse_args()
-    env = {} if args.map_processes is None else {"SPYGLASS_COLLECTOR__WORKER_CONCURRENCY": str(args.map_processes)}
-    if args.background_priority is not None:
-        env["SPYGLASS_COLLECTOR__BACKGROUND_PRIORITY"] = args.background_priority
+    chosen = {"WORKER_CONCURRENCY": args.map_processes, "BACKGROUND_PRIORITY": args.background_priority}
+    env = {f"SPYGLASS_COLLECTOR__{k}": str(v) for k, v in chosen.items() if v is not None}
     if args.repeat > 1:
         repeat_throughput(args, env)
         return

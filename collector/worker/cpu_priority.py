@@ -79,14 +79,8 @@ class ThreadLowerer:
     def __init__(self, prefixes: Iterable[str] = CHDB_MERGE_THREADS, every: float = 5.0) -> None:
         self._prefixes = tuple(prefixes)
         self._every = every
-        self._lowered: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lower-background", daemon=True)
-
-    @property
-    def lowered(self) -> frozenset[int]:
-        """Every thread id lowered so far."""
-        return frozenset(self._lowered)
 
     def start(self) -> ThreadLowerer:
         if _IDLE is not None:
@@ -100,6 +94,6 @@ class ThreadLowerer:
 
     def _run(self) -> None:
         while True:
-            self._lowered.update(lower_threads(self._prefixes))
+            lower_threads(self._prefixes)
             if self._stop.wait(self._every):
                 return

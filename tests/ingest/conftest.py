@@ -9,6 +9,8 @@ import pytest
 
 from spyglass.store.blob import BlobStore, open_blob_store
 from spyglass.store.config import BlobConfig
+from spyglass.store.postgres.dead_letters import DeadLetters
+from tests.harness import Harness
 
 
 @pytest.fixture
@@ -23,3 +25,9 @@ async def events_blob(tmp_path: Path) -> AsyncIterator[BlobStore]:
     await store.ensure_bucket()
     yield store
     await store.close()
+
+
+@pytest.fixture
+def dead_letters(spyglass: Harness) -> DeadLetters:
+    """The real dead-letter store, in the embedded harness's PostgreSQL (list by project)."""
+    return DeadLetters(spyglass.stores.pg)

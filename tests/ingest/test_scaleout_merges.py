@@ -27,6 +27,7 @@ from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import TraceRow
 from spyglass.store.config import RedisConfig
 from spyglass.store.locks import RedisMergeLocks
+from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.queue import RedisStreamQueue
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
@@ -38,25 +39,14 @@ PAYLOADS = 40
 TRACES = [uuid.uuid4().hex for _ in range(3)]
 
 
-class _DeadLetters:
-    """The test's sink for dead letters: none are expected."""
-
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    async def record(self, *, reason: str, **_: object) -> None:
-        self.reasons.append(reason)
-
-
 async def test_two_workers_merging_the_same_traces_keep_every_update(
-    ch: ClickHouse, redis_url: str, events_blob: BlobStore
+    ch: ClickHouse, redis_url: str, events_blob: BlobStore, dead_letters: DeadLetters
 ) -> None:
     project = f"merge-race-{uuid.uuid4().hex[:8]}"
     redis_cfg = RedisConfig(url=redis_url, key_prefix=f"race-{secrets.token_hex(4)}")
-    blob = events_blob
     cfg = CollectorConfig(batch_max_wait_ms=5)
     producer = RedisStreamQueue(redis_cfg, "ingest")
-    intake = Intake(blob, producer, cfg)
+    intake = Intake(events_blob, producer, cfg)
     for i in range(PAYLOADS):
         spans = [
             make_span(
@@ -69,7 +59,6 @@ async def test_two_workers_merging_the_same_traces_keep_every_update(
         ]
         await intake.submit(project, "otel", "pb", make_request(spans).SerializeToString())
 
-    dead = _DeadLetters()
     workers, queues, locks, mappers = [], [], [], []
     for _ in range(2):
         queue = RedisStreamQueue(redis_cfg, "ingest")
@@ -77,10 +66,10 @@ async def test_two_workers_merging_the_same_traces_keep_every_update(
         mapper = PayloadMapper(0)
         worker = IngestWorker(
             ch=ch,
-            blob=blob,
+            blob=events_blob,
             queue=queue,
             processor=RowProcessor(ch, mapper=mapper, locks=lock),
-            dead_letters=dead,
+            dead_letters=dead_letters,
             cfg=cfg,
             batch_messages=2,
         )
@@ -102,7 +91,7 @@ async def test_two_workers_merging_the_same_traces_keep_every_update(
         for mapper in mappers:
             mapper.close()
 
-    assert dead.reasons == []
+    assert await dead_letters.list(project_id=project) == []
     # Both workers took part, so their merges could have raced.
     assert all(w.stats.payloads > 0 for w in workers), [w.stats.payloads for w in workers]
     rows = {r.id: r for r in await read_latest(ch, TraceRow, project, TRACES)}

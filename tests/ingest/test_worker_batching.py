@@ -15,26 +15,21 @@ from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.collector.worker.process import RowProcessor
 from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
+from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.queue import MemoryQueue
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
 from otlp_builders import make_request, make_span
 
 
-class _DeadLetters:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    async def record(self, *, reason: str, **_: object) -> None:
-        self.reasons.append(reason)
-
-
 class _Pipeline:
-    def __init__(self, ch: ClickHouse, blob: BlobStore, cfg: CollectorConfig, batch_messages: int) -> None:
+    def __init__(
+        self, ch: ClickHouse, blob: BlobStore, dead: DeadLetters, cfg: CollectorConfig, batch_messages: int
+    ) -> None:
         self.project = f"batching-{uuid.uuid4().hex[:8]}"
         self.queue = MemoryQueue("batching")
         self.intake = Intake(blob, self.queue, cfg)
-        self.dead = _DeadLetters()
+        self.dead = dead
         self.mapper = PayloadMapper(0)
         self.worker = IngestWorker(
             ch=ch,
@@ -68,11 +63,13 @@ class _Pipeline:
             await asyncio.gather(self.task, return_exceptions=True)
         await self.queue.close()
         self.mapper.close()
-        assert self.dead.reasons == []
+        assert await self.dead.list(project_id=self.project) == []
 
 
-async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse, events_blob: BlobStore) -> None:
-    p = _Pipeline(ch, events_blob, CollectorConfig(batch_max_wait_ms=2000), batch_messages=32)
+async def test_payloads_arriving_within_the_wait_share_one_batch(
+    ch: ClickHouse, events_blob: BlobStore, dead_letters: DeadLetters
+) -> None:
+    p = _Pipeline(ch, events_blob, dead_letters, CollectorConfig(batch_max_wait_ms=2000), batch_messages=32)
     try:
         await p.send()
         p.start()
@@ -88,9 +85,9 @@ async def test_payloads_arriving_within_the_wait_share_one_batch(ch: ClickHouse,
         await p.close()
 
 
-async def test_a_full_batch_does_not_wait(ch: ClickHouse, events_blob: BlobStore) -> None:
+async def test_a_full_batch_does_not_wait(ch: ClickHouse, events_blob: BlobStore, dead_letters: DeadLetters) -> None:
     # A wait far longer than the test's timeout: only a full batch can be processed in time.
-    p = _Pipeline(ch, events_blob, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=2)
+    p = _Pipeline(ch, events_blob, dead_letters, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=2)
     try:
         for _ in range(4):
             await p.send()
