@@ -376,6 +376,9 @@ def main() -> None:
         "--background-priority", choices=["idle", "normal"], default=None, help="collector.background_priority"
     )
     ap.add_argument(
+        "--journal", choices=["on", "off"], default=None, help="blob.events.journal (the raw log's write-ahead journal)"
+    )
+    ap.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -390,6 +393,8 @@ def main() -> None:
     args = ap.parse_args()
     chosen = {"WORKER_CONCURRENCY": args.map_processes, "BACKGROUND_PRIORITY": args.background_priority}
     env = {f"SPYGLASS_COLLECTOR__{k}": str(v) for k, v in chosen.items() if v is not None}
+    if args.journal is not None:
+        env["SPYGLASS_BLOB__EVENTS__JOURNAL"] = "true" if args.journal == "on" else "false"
     if args.repeat > 1:
         repeat_throughput(args, env)
         return

@@ -61,6 +61,7 @@ class BlobSection(_Strict):
     access_key_id: str | None = None
     secret_access_key: str | None = None
     force_path_style: bool = False
+    journal: bool | None = None  # None: on for the events store
 
 
 class BlobsSection(_Strict):
@@ -282,6 +283,7 @@ def _resolve(f: _File) -> Settings:
             secret_access_key=section.secret_access_key,
             force_path_style=section.force_path_style,
             local_dir=str(data_dir / "blobs" / name),
+            journal=section.journal if section.journal is not None else name == "events",
         )
 
     c = f.clickhouse

@@ -56,6 +56,8 @@ class BlobConfig(msgspec.Struct, frozen=True, kw_only=True):
     force_path_style: bool = False
     # Used when `bucket` is None.
     local_dir: str = ""
+    # Local directory only: puts made durable by a write-ahead journal (store/blob/journal.py).
+    journal: bool = False
 
     @property
     def is_s3(self) -> bool:

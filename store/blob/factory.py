@@ -26,4 +26,5 @@ def open_blob_store(cfg: BlobConfig, *, name: str, public_base_url: str, signing
         name=name,
         prefix=cfg.prefix,
         signer=LocalUrlSigner(signing_secret, public_base_url),
+        journal=cfg.journal,
     )

@@ -3,12 +3,15 @@
 Writes go to `{local_dir}/.spyglass-tmp/`, are fsynced, renamed into place with os.replace, and
 the target directory (plus any directory created for it) is fsynced, so `put` returns only when
 the object survives a power cut. Concurrent puts into one directory share its fsync (group
-commit): an fsync of a directory makes durable every rename into it that completed before the
-fsync started, so a put whose rename is covered by a sync already running waits for that one
-(or the next), never for one of its own. Readers never see a partial object. Deletes remove directories
+commit, `group_commit.py`). Readers never see a partial object. Deletes remove directories
 left empty so the tree mirrors S3, where directories do not exist; they are not fsynced (a
 delete lost in a crash is harmless to redo). The content type is not stored: whoever serves a
 presigned GET takes it from the record that points at the blob.
+
+With `journal=True` (the events store: the accept path waits on its puts) a put writes and
+renames its file without any fsync and is made durable by one flush of a write-ahead journal
+instead, see `journal.py`. Whatever the setting, opening a store replays the journals a crashed
+process left behind.
 
 Unlike S3, a key cannot be both an object and a "directory" (`a` and `a/b`); such a put raises
 InvalidBlobKey. Presigned URLs are served by Spyglass itself, see `signing.py`.
@@ -19,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +33,14 @@ from spyglass.store.errors import PermanentError, RetryableError
 
 from .base import DEFAULT_CONTENT_TYPE, check_expiry
 from .errors import BlobNotFound, InvalidBlobKey
+from .group_commit import DirSyncs
+from .journal import DEFAULT_SEGMENT_BYTES, JOURNAL_DIR, Journal, recover_orphans
+from .journal import sync_files as journal_sync_files
 from .keys import check_key, check_prefix
 from .signing import LocalUrlSigner, check_store_name
 
 TMP_DIR = ".spyglass-tmp"
+RESERVED = (TMP_DIR, JOURNAL_DIR)
 # Leftovers of a crash mid-put; younger files may belong to a put running in another process.
 _STALE_TMP_SECONDS = 3600.0
 _LIST_CHUNK = 1000
@@ -55,61 +61,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _DirSync:
-    """Group commit for one directory's fsync (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.users = 0  # guarded by _DirSyncs._lock
-        self._renamed = 0  # renames registered so far (a sequence number)
-        self._synced = 0  # every rename up to this number is durable
-        self._running = False
-
-    def sync(self, path: Path) -> None:
-        """Return once every rename into `path` completed before this call is durable."""
-        with self.cond:
-            self._renamed += 1
-            mine = self._renamed
-            while self._synced < mine:
-                if self._running:
-                    self.cond.wait()
-                    continue
-                # Lead an fsync: it covers every rename registered before it starts.
-                self._running = True
-                covers = self._renamed
-                self.cond.release()
-                try:
-                    _fsync_dir(path)
-                finally:
-                    self.cond.acquire()
-                    self._running = False
-                    self.cond.notify_all()
-                # Only reached when the fsync succeeded; on an error the waiters lead their own.
-                self._synced = max(self._synced, covers)
-
-
-class _DirSyncs:
-    """One _DirSync per directory while puts into it are syncing; forgotten when idle."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._dirs: dict[Path, _DirSync] = {}
-
-    def sync(self, path: Path) -> None:
-        with self._lock:
-            entry = self._dirs.get(path)
-            if entry is None:
-                entry = self._dirs[path] = _DirSync()
-            entry.users += 1
-        try:
-            entry.sync(path)
-        finally:
-            with self._lock:
-                entry.users -= 1
-                if entry.users == 0:
-                    del self._dirs[path]
-
-
 class LocalBlobStore:
     """A directory with the same key layout as the S3 store."""
 
@@ -121,18 +72,21 @@ class LocalBlobStore:
         signer: LocalUrlSigner,
         prefix: str = "",
         max_workers: int = 8,
+        journal: bool = False,
+        journal_segment_bytes: int = DEFAULT_SEGMENT_BYTES,
     ) -> None:
         self.name = check_store_name(name)
         self.component = f"blob store {name!r} (local)"
         self.root = Path(root).absolute()
         self.prefix = check_prefix(self.component, prefix)
-        if (prefix.split("/", 1)[0] if prefix else "") == TMP_DIR:
-            raise InvalidBlobKey(self.component, prefix, f"{TMP_DIR} is reserved")
+        if (prefix.split("/", 1)[0] if prefix else "") in RESERVED:
+            raise InvalidBlobKey(self.component, prefix, f"{prefix.split('/', 1)[0]} is reserved")
         self.signer = signer
         self._tmp = self.root / TMP_DIR
         # Our own threads: fsync-heavy writes must not starve the loop's default executor.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"blob-{name}")
-        self._dir_syncs = _DirSyncs()
+        self._dir_syncs = DirSyncs(lambda path: _fsync_dir(path))
+        self.journal = Journal(self.root, segment_bytes=journal_segment_bytes) if journal else None
         self._closed = False
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -149,53 +103,64 @@ class LocalBlobStore:
             # Disk full, I/O error, NFS hiccup: worth another try later.
             raise RetryableError(self.component, f"{exc}", str(self.root)) from exc
 
-    def _path(self, key: str) -> Path:
+    def _full_key(self, key: str) -> str:
+        """The path below the root (prefix + key), validated."""
         full = self.prefix + check_key(self.component, key)
-        if full.split("/", 1)[0] == TMP_DIR:
-            raise InvalidBlobKey(self.component, key, f"{TMP_DIR} is reserved")
-        check_key(self.component, full)
-        return self.root / full
+        if full.split("/", 1)[0] in RESERVED:
+            raise InvalidBlobKey(self.component, key, f"{full.split('/', 1)[0]} is reserved")
+        return check_key(self.component, full)
+
+    def _path(self, key: str) -> Path:
+        return self.root / self._full_key(key)
 
     def _conflict(self, key: str) -> InvalidBlobKey:
         return InvalidBlobKey(self.component, key, "collides with an existing key used as a directory or file")
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _ensure_dir(self, directory: Path, key: str) -> None:
+    def _ensure_dir(self, directory: Path, key: str, *, durable: bool = True) -> list[Path]:
+        """Create `directory` and missing parents; returns the ones created."""
         missing: list[Path] = []
         probe = directory
         while not probe.is_dir():
             missing.append(probe)
             probe = probe.parent
+        created: list[Path] = []
         for path in reversed(missing):
             try:
                 os.mkdir(path)
+                created.append(path)
             except FileExistsError:
                 if not path.is_dir():
                     raise self._conflict(key) from None
             except NotADirectoryError:
                 raise self._conflict(key) from None
-            # A new directory entry is durable only once its parent is synced.
-            _fsync_dir(path.parent)
+            if durable:
+                # A new directory entry is durable only once its parent is synced.
+                _fsync_dir(path.parent)
+        return created
 
-    def _write_tmp(self, data: bytes) -> Path:
+    def _write_tmp(self, data: bytes, *, durable: bool = True) -> Path:
         self._ensure_dir(self._tmp, TMP_DIR)
         tmp = self._tmp / f"{secrets.token_hex(12)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         with open(fd, "wb", closefd=True) as out:
             out.write(data)
-            out.flush()
-            _fdatasync(out.fileno())
+            if durable:
+                out.flush()
+                _fdatasync(out.fileno())
         return tmp
 
-    def _put_sync(self, key: str, data: bytes) -> None:
-        target = self._path(key)
-        tmp = self._write_tmp(data)
+    def _place(self, target: Path, key: str, data: bytes, *, durable: bool) -> list[Path]:
+        """Write `data` at `target` (durably, or leaving that to the journal); returns the
+        directories created for it."""
+        tmp = self._write_tmp(data, durable=durable)
+        created: list[Path] = []
         try:
             # A concurrent delete may remove the (then empty) target directory between our mkdir
             # and the rename; recreate it and try again.
             for attempt in range(5):
-                self._ensure_dir(target.parent, key)
+                created += self._ensure_dir(target.parent, key, durable=durable)
                 try:
                     os.replace(tmp, target)
                     break
@@ -204,9 +169,33 @@ class LocalBlobStore:
                         raise
                 except (IsADirectoryError, NotADirectoryError):
                     raise self._conflict(key) from None
-            self._dir_syncs.sync(target.parent)
+            if durable:
+                self._dir_syncs.sync(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
+        return created
+
+    def _put_sync(self, key: str, data: bytes) -> None:
+        full = self._full_key(key)
+        target = self.root / full
+        journal = self.journal
+        if journal is not None and journal.running and len(data) <= journal.max_record:
+            self._place(target, key, data, durable=False)
+            segment = journal.append_put(full, data)
+            if segment is not None:
+                segment.commit.sync()
+                return
+            # The journal closed meanwhile: make the file, and the directories up to the root
+            # (which include any created for it), durable by themselves.
+            journal_sync_files(self.root, [full])
+            return
+        self._place(target, key, data, durable=True)
+        if journal is not None:
+            # Supersedes any journaled version of this key, so a replay keeps this one. Before
+            # the journal runs this starts it, and returns None.
+            segment = journal.append_put_durable(full)
+            if segment is not None:
+                segment.commit.sync()
 
     async def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         await self._run(self._put_sync, key, bytes(data))
@@ -229,12 +218,16 @@ class LocalBlobStore:
     # -- deletes -------------------------------------------------------------------------------
 
     def _delete_sync(self, keys: list[str]) -> None:
+        journal = self.journal if self.journal is not None and self.journal.running else None
         for key in keys:
-            path = self._path(key)
+            full = self._full_key(key)
+            path = self.root / full
             try:
                 path.unlink()
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 continue
+            if journal is not None:
+                journal.append_delete(full)
             parent = path.parent
             while parent != self.root and parent.is_relative_to(self.root):
                 try:
@@ -261,7 +254,7 @@ class LocalBlobStore:
             return
         items: list[tuple[str, bool]] = []
         for entry in entries:
-            if not entry.name.startswith(name_prefix) or (not rel and entry.name == TMP_DIR):
+            if not entry.name.startswith(name_prefix) or (not rel and entry.name in RESERVED):
                 continue
             is_dir = entry.is_dir(follow_symlinks=False)
             # Sorting a directory's entries as "name/" puts each subtree exactly where its keys
@@ -337,16 +330,21 @@ class LocalBlobStore:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _ensure_root(self) -> None:
+    def _ensure_root(self) -> int:
         self._ensure_dir(self.root, "")
         self._ensure_dir(self._tmp, TMP_DIR)
         cutoff = time.time() - _STALE_TMP_SECONDS
         for entry in os.scandir(self._tmp):
             if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                 os.unlink(entry.path)
+        return recover_orphans(self.root, self._restore, skip=self.journal)
+
+    def _restore(self, full: str, data: bytes) -> None:
+        self._place(self.root / full, full, data, durable=True)
 
     async def ensure_bucket(self) -> None:
-        """Create the directory (and clear stale temp files of crashed writes)."""
+        """Create the directory, replay the journals of crashed processes (before anything reads
+        the store) and clear stale temp files of crashed writes."""
         await self._run(self._ensure_root)
 
     def _check_sync(self) -> None:
@@ -359,7 +357,18 @@ class LocalBlobStore:
         await self._run(self._check_sync)
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
+        if self._closed:
+            return
+        self._closed = True
+        if self.journal is None:
             # Running writes finish in their threads; nothing new is accepted.
             self._executor.shutdown(wait=False)
+            return
+        journal = self.journal
+
+        def finish() -> None:
+            # The checkpoint must follow the last put that may still append to the journal.
+            self._executor.shutdown(wait=True)
+            journal.close()
+
+        await asyncio.get_running_loop().run_in_executor(None, finish)

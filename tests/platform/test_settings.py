@@ -20,6 +20,15 @@ def test_defaults_are_the_embedded_mode(tmp_path: Path) -> None:
     assert s.api.port == 3000 and s.collector.grpc_port == 4317
 
 
+def test_only_the_events_store_journals_by_default(tmp_path: Path) -> None:
+    s = load_settings(env={"SPYGLASS_DATA_DIR": str(tmp_path)})
+    assert (s.events_blob.journal, s.media_blob.journal, s.exports_blob.journal) == (True, False, False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("blob:\n  events:\n    journal: false\n  media:\n    journal: true\n")
+    s = load_settings(cfg, env={"SPYGLASS_DATA_DIR": str(tmp_path)})
+    assert (s.events_blob.journal, s.media_blob.journal, s.exports_blob.journal) == (False, True, False)
+
+
 def test_yaml_then_env_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("api:\n  port: 4000\nclickhouse:\n  url: http://ch:8123\n  user: a\n")

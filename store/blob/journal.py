@@ -1,0 +1,523 @@
+"""A write-ahead journal in front of the local blob store, so that a put is durable after one
+fdatasync of an overwrite, instead of the two file-system journal commits a new file needs.
+
+Why: making a *new* file durable on ext4 (and other journaling file systems) commits the file
+system's journal for the file's blocks and size, and again for the rename in its directory. An
+overwrite of blocks that already exist, leaving the file's size alone, needs only the data flush.
+On the 2-core VM a bare loop took p99 5.5 ms against 11.9 ms (bench/RESULTS.md).
+
+How:
+- Each store instance owns `{root}/.spyglass-journal/{id}/`, held by an flock on `{id}.lock` for
+  as long as it runs. It holds segment files of `segment_bytes`, zero-filled once so that their
+  blocks exist, and reused.
+- A put places the object's file as usual but without any fsync (write, rename), then appends a
+  record (path, data, CRC) to the current segment and waits for a group-committed fdatasync of
+  the segment. Only then does the put return.
+- A full segment is sealed and checkpointed in the background: every file it recorded is
+  fdatasynced, then their directories up to the root. Its records are then no longer needed and
+  the segment is reused under a new generation, which invalidates them.
+- Opening a store replays the journal of every instance whose lock is free (a crashed process),
+  before anything reads the store: each recorded object whose file is missing or differs is
+  rewritten, every one is synced, and the orphan journal is removed.
+- A delete is recorded (unsynced), so a replay does not bring back an object deleted before a
+  crash. A put larger than `segment_bytes // 4` is written the classic way and then recorded
+  without its data, so a replay never rolls it back to an earlier journaled version.
+- The journal starts in the background at the first put; until its first segment is ready,
+  puts take the classic path. Every later put goes through it (a rotation that finds no spare
+  segment prepares one on the spot), unless a checkpoint fails (an I/O error): then puts take the
+  classic path again and the journal is left as it is, for the next start to replay.
+
+A record that a crash tore ends its segment's replay. Records are written in offset order under
+one lock, and a put returns only after a flush that covered its record, so every record before
+a torn one is whole and every put that returned lies before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import mmap
+import os
+import secrets
+import struct
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .group_commit import GroupCommit
+from .keys import key_problem
+
+log = logging.getLogger("spyglass.store.blob.journal")
+
+JOURNAL_DIR = ".spyglass-journal"
+DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
+_BLOCK = 4096
+_ZEROS = bytes(1024 * 1024)
+_SEGMENT_HEADER = struct.Struct("<8sQI")  # magic, generation, crc32 of the first 16 bytes
+_SEGMENT_MAGIC = b"SGJSEG01"
+# magic, kind, 0, path length, data length, generation, crc32 of path + data, crc32 of the 28 bytes before
+_RECORD = struct.Struct("<4sBBHIQII")
+_HEAD = struct.Struct("<4sBBHIQI")  # the record header without its own crc
+_RECORD_MAGIC = b"SGJR"
+PUT, DELETE, PUT_DURABLE = 1, 2, 3
+_RETRY_START_SECONDS = 60.0
+
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd) if directory else _fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def _align(n: int) -> int:
+    return -(-n // _BLOCK) * _BLOCK
+
+
+class JournalBroken(OSError):
+    """A segment's flush failed once; nothing more is trusted to it (see `_Segment.flush`)."""
+
+
+class _Segment:
+    def __init__(self, path: Path, fd: int, size: int, generation: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.size = size
+        self.generation = generation
+        self.offset = _BLOCK
+        self.placed: list[str] = []  # root-relative paths of the files its records cover
+        self.broken = False
+        self.commit = GroupCommit(self.flush)
+
+    def flush(self) -> None:
+        # After a failed fdatasync Linux may mark the pages clean, so a retry can "succeed"
+        # without the data on disk: once one fails, every later sync of this segment fails too.
+        if self.broken:
+            raise JournalBroken(5, f"an earlier flush of {self.path.name} failed")
+        try:
+            _fdatasync(self.fd)
+        except OSError:
+            self.broken = True
+            raise
+
+    def write_header(self, generation: int) -> None:
+        head = _SEGMENT_MAGIC + generation.to_bytes(8, "little")
+        block = _SEGMENT_HEADER.pack(_SEGMENT_MAGIC, generation, zlib.crc32(head))
+        os.pwrite(self.fd, block.ljust(_BLOCK, b"\0"), 0)
+        _fdatasync(self.fd)
+        self.generation = generation
+        self.offset = _BLOCK
+        self.placed = []
+        self.commit = GroupCommit(self.flush)
+
+
+class Journal:
+    """The journal of one LocalBlobStore (see the module docstring)."""
+
+    def __init__(self, root: Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES, spares: int = 1) -> None:
+        if segment_bytes < 16 * _BLOCK or segment_bytes % _BLOCK:
+            raise ValueError(f"segment_bytes must be a multiple of {_BLOCK} and at least {16 * _BLOCK}")
+        self.root = root
+        self.dir = root / JOURNAL_DIR
+        self.segment_bytes = segment_bytes
+        self.max_record = segment_bytes // 4
+        self._spare_cap = spares
+        self._id = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self._lock = threading.Lock()
+        self._current: _Segment | None = None
+        self._spares: deque[_Segment] = deque()
+        self._pending: list[Future[None]] = []
+        # Taken alone, never with `_lock` held inside it: a rotation creates segments under `_lock`.
+        self._counters = threading.Lock()
+        self._generation = 0
+        self._files = 0
+        self._lock_fd: int | None = None
+        # idle -> starting -> running; back to idle after a failed start, to failed after a
+        # failed checkpoint (then puts take the classic path, and the journal waits for a replay).
+        self._state = "idle"
+        self._start_failed_at = 0.0
+        self._closed = False
+        # One background thread: preparing segments and checkpointing them, in order.
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-journal")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append_put(self, rel: str, data: bytes) -> _Segment | None:
+        """Record `data` for the (already placed) file `rel`; the caller then calls
+        `segment.commit.sync()`. None when the journal is not running yet: use the classic path."""
+        return self._append(PUT, rel, data)
+
+    def append_put_durable(self, rel: str) -> _Segment | None:
+        """Record that `rel` was written durably (a put too large for a record)."""
+        return self._append(PUT_DURABLE, rel, b"")
+
+    def append_delete(self, rel: str) -> None:
+        """Record a delete; not flushed (losing it in a crash only brings the object back)."""
+        self._append(DELETE, rel, b"")
+
+    def _append(self, kind: int, rel: str, data: bytes) -> _Segment | None:
+        path = rel.encode()
+        # Outside the lock (and the GIL, for large data): ~0.1 ms for a 300 KB body.
+        body_crc = zlib.crc32(data, zlib.crc32(path))
+        size = _align(_RECORD.size + len(path) + len(data))
+        with self._lock:
+            if self._state != "running" or self._closed:
+                self._maybe_start()
+                return None
+            seg = self._current
+            if seg is None or seg.broken or seg.offset + size > seg.size:
+                seg = self._rotate()
+            head = _HEAD.pack(_RECORD_MAGIC, kind, 0, len(path), len(data), seg.generation, body_crc)
+            record = head + zlib.crc32(head).to_bytes(4, "little")
+            pad = size - _RECORD.size - len(path) - len(data)
+            try:
+                _pwritev(seg.fd, [record, path, data, _ZEROS[:pad]], seg.offset)
+            except OSError:
+                # What follows a torn record is never replayed: no record may go after it.
+                seg.broken = True
+                self._current = None
+                self._seal(seg)
+                raise
+            seg.offset += size
+            if kind == PUT:
+                seg.placed.append(rel)
+            return seg
+
+    def _rotate(self) -> _Segment:
+        """Seal the current segment and make a spare current (lock held)."""
+        if self._current is not None:
+            self._seal(self._current)
+            self._current = None
+        seg = self._spares.popleft() if self._spares else self._new_segment()
+        self._current = seg
+        self._submit(self._prepare_spare)
+        return seg
+
+    def _seal(self, seg: _Segment) -> None:
+        self._submit(self._checkpoint, seg)
+
+    def _submit(self, fn: Callable[..., None], *args: object) -> None:
+        """Queue background work (lock held); remembers it until done, for `wait_idle`/`close`."""
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._background.submit(fn, *args))
+
+    # -- background: preparing and checkpointing segments --------------------------------------
+
+    def _maybe_start(self) -> None:
+        if self._closed or self._state != "idle":
+            return
+        if time.monotonic() - self._start_failed_at < _RETRY_START_SECONDS:
+            return
+        self._state = "starting"
+        self._submit(self._start)
+
+    def _start(self) -> None:
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            lock_fd = os.open(self.dir / f"{self._id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock_fd = lock_fd
+            os.mkdir(self.dir / self._id)
+            _fsync_path(self.dir, directory=True)
+            first = self._new_segment()
+        except OSError as exc:
+            log.warning("blob journal: could not start (%s); puts stay on the classic path for now", exc)
+            with self._lock:
+                self._state = "idle"
+                self._start_failed_at = time.monotonic()
+            return
+        with self._lock:
+            if self._closed:
+                os.close(first.fd)
+                return
+            self._current = first
+            self._state = "running"
+            # A spare now, so the first rotation does not wait for one.
+            self._submit(self._prepare_spare)
+        log.debug("blob journal %s running, %d-byte segments", self.dir / self._id, self.segment_bytes)
+
+    def _next_generation(self) -> int:
+        with self._counters:
+            self._generation += 1
+            return self._generation
+
+    def _new_segment(self) -> _Segment:
+        with self._counters:
+            self._files += 1
+            path = self.dir / self._id / f"seg-{self._files:04d}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            # Real zeros, not fallocate: writing into an unwritten extent changes metadata.
+            for offset in range(0, self.segment_bytes, len(_ZEROS)):
+                os.pwrite(fd, _ZEROS[: self.segment_bytes - offset], offset)
+            seg = _Segment(path, fd, self.segment_bytes, 0)
+            os.fsync(fd)
+            seg.write_header(self._next_generation())
+            _fsync_path(path.parent, directory=True)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        return seg
+
+    def _prepare_spare(self) -> None:
+        with self._lock:
+            if self._closed or len(self._spares) >= self._spare_cap:
+                return
+        try:
+            seg = self._new_segment()
+        except OSError as exc:
+            log.warning("blob journal: could not prepare a segment: %s", exc)
+            return
+        with self._lock:
+            self._spares.append(seg)
+
+    def _checkpoint(self, seg: _Segment) -> None:
+        """Make every file `seg` recorded durable on its own, then reuse or drop the segment."""
+        try:
+            sync_files(self.root, seg.placed)
+        except OSError as exc:
+            # Its records still protect those files, and a later segment's may be needed to
+            # replay them right (a delete): keep every segment from here on for the next start
+            # to replay, and take the classic path meanwhile.
+            log.error(
+                "blob journal: checkpoint of %s failed; journal kept for replay at the next start: %s", seg.path, exc
+            )
+            with self._lock:
+                self._state = "failed"
+                self._current = None
+            return
+        with self._lock:
+            if self._state == "failed":
+                return
+            reuse = not seg.broken and not self._closed and len(self._spares) < self._spare_cap
+        if reuse:
+            try:
+                seg.write_header(self._next_generation())
+            except OSError as exc:
+                log.warning("blob journal: could not reuse %s: %s", seg.path, exc)
+                reuse = False
+            else:
+                with self._lock:
+                    self._spares.append(seg)
+                return
+        os.close(seg.fd)
+        seg.path.unlink(missing_ok=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Checkpoint everything and remove this instance's journal (call after the last put)."""
+        with self._lock:
+            self._closed = True
+            if self._current is not None:
+                self._seal(self._current)
+                self._current = None
+        self._wait_pending(raise_errors=False)
+        self._background.shutdown(wait=True)
+        for seg in self._spares:
+            os.close(seg.fd)
+        self._spares.clear()
+        if self._lock_fd is not None:
+            if self._state != "failed":
+                remove_instance(self.dir, self._id)
+            os.close(self._lock_fd)  # a failed journal is now an orphan: replayed at the next start
+            self._lock_fd = None
+
+    def wait_idle(self) -> None:
+        """Block until all background work is done (tests, benchmarks)."""
+        self._wait_pending(raise_errors=True)
+
+    def _wait_pending(self, *, raise_errors: bool) -> None:
+        # Background work queues more (a start queues a spare): wait until nothing is left.
+        while True:
+            with self._lock:
+                pending = [f for f in self._pending if not f.done()]
+            if not pending:
+                return
+            for future in pending:
+                try:
+                    future.result()
+                except Exception:
+                    if raise_errors:
+                        raise
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+
+def recover_orphans(root: Path, restore: Callable[[str, bytes], None], *, skip: Journal | None = None) -> int:
+    """Replay every orphan journal under `root` (see the module docstring); returns the number
+    of objects restored or re-synced. `restore(rel, data)` writes a file durably. `skip`: the
+    caller's own journal, whose lock this process holds."""
+    directory = root / JOURNAL_DIR
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return 0
+    own = f"{skip._id}.lock" if skip is not None else None
+    replayed = 0
+    for name in names:
+        if not name.endswith(".lock") or name == own:
+            continue
+        instance = name[: -len(".lock")]
+        try:
+            fd = os.open(directory / name, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # removed by its owner meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live process
+            replayed += replay_instance(root, directory / instance, restore)
+            remove_instance(directory, instance)
+        finally:
+            os.close(fd)
+    return replayed
+
+
+def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes], None]) -> int:
+    """Apply one orphan instance's records to the files under `root`."""
+    latest: dict[str, tuple[int, memoryview | None]] = {}  # rel -> (kind, data) of its last record
+    maps: list[mmap.mmap] = []
+    try:
+        for seg_path in _segment_files(directory):
+            with open(seg_path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < _BLOCK:
+                    continue
+                m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            maps.append(m)
+        ordered = sorted(((_segment_generation(m), m) for m in maps), key=lambda t: t[0])
+        for generation, m in ordered:
+            if generation is None:
+                continue
+            for kind, rel, data in _records(m, generation):
+                latest[rel] = (kind, data)
+        touched: list[str] = []
+        for rel, (kind, data) in latest.items():
+            if key_problem(rel) is not None or rel.split("/", 1)[0] in (JOURNAL_DIR, ".spyglass-tmp"):
+                log.warning("blob journal: skipping a record with an unusable path %r", rel)
+                continue
+            path = root / rel
+            if kind == DELETE:
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    path.unlink()
+                continue
+            if kind == PUT and data is not None and not _same_content(path, data):
+                restore(rel, bytes(data))
+            touched.append(rel)
+        sync_files(root, touched)
+        if touched:
+            log.info("blob journal: replayed %d objects from %s", len(touched), directory)
+        return len(touched)
+    finally:
+        latest.clear()  # views into the maps
+        for m in maps:
+            with contextlib.suppress(BufferError):
+                m.close()
+
+
+def _segment_files(directory: Path) -> Iterator[Path]:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in sorted(names):
+        if name.startswith("seg-"):
+            yield directory / name
+
+
+def _segment_generation(m: mmap.mmap) -> int | None:
+    magic, generation, crc = _SEGMENT_HEADER.unpack_from(m, 0)
+    if magic != _SEGMENT_MAGIC or zlib.crc32(m[:16]) != crc:
+        return None
+    return int(generation)
+
+
+def _records(m: mmap.mmap, generation: int) -> Iterator[tuple[int, str, memoryview | None]]:
+    view = memoryview(m)
+    offset = _BLOCK
+    end = len(m)
+    while offset + _RECORD.size <= end:
+        magic, kind, _, path_len, data_len, rec_generation, body_crc, head_crc = _RECORD.unpack_from(m, offset)
+        body = offset + _RECORD.size
+        if (
+            magic != _RECORD_MAGIC
+            or zlib.crc32(view[offset : offset + _HEAD.size]) != head_crc
+            or rec_generation != generation
+            or kind not in (PUT, DELETE, PUT_DURABLE)
+            or body + path_len + data_len > end
+        ):
+            return  # the end, a torn header or a record of the segment's previous use
+        path = view[body : body + path_len]
+        data = view[body + path_len : body + path_len + data_len]
+        if zlib.crc32(data, zlib.crc32(path)) != body_crc:
+            return  # torn
+        try:
+            rel = bytes(path).decode()
+        except UnicodeDecodeError:
+            return
+        yield kind, rel, (data if kind == PUT else None)
+        offset += _align(_RECORD.size + path_len + data_len)
+
+
+def _same_content(path: Path, data: memoryview) -> bool:
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != len(data):
+                return False
+            return f.read() == data
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+
+
+def sync_files(root: Path, rels: list[str]) -> None:
+    """fdatasync each file that still exists, then fsync its directories up to `root`."""
+    directories: set[Path] = set()
+    for rel in dict.fromkeys(rels):
+        path = root / rel
+        try:
+            _fsync_path(path)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            continue  # deleted or replaced since: whatever is there now has its own record
+        parent = path.parent
+        while parent not in directories and (parent == root or parent.is_relative_to(root)):
+            directories.add(parent)
+            if parent == root:
+                break
+            parent = parent.parent
+    # Deepest first: a directory's entry in its parent is synced after its own contents.
+    for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(FileNotFoundError):
+            _fsync_path(directory, directory=True)
+
+
+def remove_instance(journal_dir: Path, instance: str) -> None:
+    """Delete an instance's segments, directory and lock file (its owner is gone or closing)."""
+    for seg_path in _segment_files(journal_dir / instance):
+        seg_path.unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError, OSError):
+        os.rmdir(journal_dir / instance)
+    (journal_dir / f"{instance}.lock").unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        _fsync_path(journal_dir, directory=True)
+
+
+def _pwritev(fd: int, buffers: list[bytes], offset: int) -> None:
+    total = sum(len(b) for b in buffers)
+    written = os.pwritev(fd, buffers, offset)
+    if written != total:  # a short write: finish it from a joined copy
+        joined = b"".join(buffers)
+        while written < total:
+            written += os.pwrite(fd, joined[written:], offset + written)
