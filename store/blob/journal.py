@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from .errors import InvalidBlobKey
 from .group_commit import GroupCommit
 from .keys import key_problem
 
@@ -222,7 +223,9 @@ class Journal:
 
     def _start(self) -> None:
         try:
-            os.makedirs(self.dir, exist_ok=True)
+            if not self.dir.is_dir():
+                os.mkdir(self.dir)
+                _fsync_path(self.root, directory=True)
             lock_fd = os.open(self.dir / f"{self._id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._lock_fd = lock_fd
@@ -415,7 +418,11 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
                     path.unlink()
                 continue
             if kind == PUT and data is not None and not _same_content(path, data):
-                restore(rel, bytes(data))
+                try:
+                    restore(rel, bytes(data))
+                except InvalidBlobKey as exc:  # e.g. a directory now stands where the file was
+                    log.warning("blob journal: could not restore %s: %s", rel, exc)
+                    continue
             touched.append(rel)
         sync_files(root, touched)
         if touched:

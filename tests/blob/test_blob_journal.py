@@ -224,3 +224,17 @@ async def test_a_failed_checkpoint_keeps_the_journal_for_the_next_start(
     assert await reopened.get("k/1") == b"one"
     assert journal_entries(tmp_path) == []
     await reopened.close()
+
+
+async def test_a_record_that_cannot_be_restored_does_not_stop_the_start(tmp_path: Path) -> None:
+    crash_after(tmp_path, [["put", "k/1", "one"], ["put", "k/2", "two"]])
+    (tmp_path / "k/1").unlink()
+    (tmp_path / "k/1").mkdir()  # a directory now stands where the file was
+    (tmp_path / "k/1/x").write_bytes(b"x")
+    (tmp_path / "k/2").unlink()
+    store = store_at(tmp_path)
+    await store.ensure_bucket()
+    assert await store.get("k/2") == b"two"
+    assert await store.get("k/1/x") == b"x"
+    assert journal_entries(tmp_path) == []
+    await store.close()
