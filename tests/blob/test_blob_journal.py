@@ -19,7 +19,7 @@ import pytest
 
 from spyglass.store.blob import LocalBlobStore, LocalUrlSigner
 from spyglass.store.blob import journal as journal_module
-from spyglass.store.blob.journal import JOURNAL_DIR
+from spyglass.store.blob.journal import JOURNAL_DIR, Journal
 from spyglass.store.errors import RetryableError
 from tests.blob.blob_support import PUBLIC_BASE_URL, SIGNING_SECRET
 from tests.blob.journal_child import pattern
@@ -46,6 +46,12 @@ async def running(store: LocalBlobStore) -> LocalBlobStore:
     await settle(store)
     assert store.journal.running
     return store
+
+
+async def running_journal(root: Path) -> tuple[LocalBlobStore, Journal]:
+    store = await running(store_at(root))
+    assert store.journal is not None
+    return store, store.journal
 
 
 async def settle(store: LocalBlobStore) -> None:
@@ -170,9 +176,7 @@ async def test_a_live_journal_is_left_alone(tmp_path: Path) -> None:
 async def test_a_failed_flush_fails_its_put_and_retires_the_segment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = await running(store_at(tmp_path))
-    journal = store.journal
-    assert journal is not None
+    store, journal = await running_journal(tmp_path)
     broken = journal._current
     assert broken is not None
     real = journal_module._fdatasync
@@ -198,9 +202,7 @@ async def test_a_failed_flush_fails_its_put_and_retires_the_segment(
 async def test_a_failed_checkpoint_keeps_the_journal_for_the_next_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = await running(store_at(tmp_path))
-    journal = store.journal
-    assert journal is not None
+    store, journal = await running_journal(tmp_path)
     await store.put("k/1", b"one")
     real = journal_module.sync_files
 
