@@ -13,23 +13,30 @@ How:
 - A put places the object's file as usual but without any fsync (write, rename), then appends a
   record (path, data, CRC) to the current segment and waits for a group-committed fdatasync of
   the segment. Only then does the put return.
-- A full segment is sealed and checkpointed in the background: every file it recorded is
-  fdatasynced, then their directories up to the root. Its records are then no longer needed and
-  the segment is reused under a new generation, which invalidates them.
+- Every record carries a sequence number (the replay applies records in that order) and the
+  random nonce its segment got when it was last (re)started: bytes left over from a segment's
+  earlier use, client payloads included, can never pass for a record of the current use.
+- A full segment is sealed and checkpointed in the background: every file it recorded (or
+  deleted) is fdatasynced and its directories up to the root are fsynced. Its records are then no
+  longer needed and the segment is reused under a new nonce.
 - Opening a store replays the journal of every instance whose lock is free (a crashed process),
   before anything reads the store: each recorded object whose file is missing or differs is
-  rewritten, every one is synced, and the orphan journal is removed.
-- A delete is recorded (unsynced), so a replay does not bring back an object deleted before a
-  crash. A put larger than `segment_bytes // 4` is written the classic way and then recorded
-  without its data, so a replay never rolls it back to an earlier journaled version.
+  rewritten, recorded deletes are redone, everything is synced, and the orphan journal removed.
+- A delete is recorded, unflushed: it becomes durable with the next flush (losing it in a crash
+  brings the object back, as a lost unlink would). A put larger than `segment_bytes // 4` is
+  written the classic way and then recorded without its data, so a replay never rolls it back.
 - The journal starts in the background at the first put; until its first segment is ready,
-  puts take the classic path. Every later put goes through it (a rotation that finds no spare
-  segment prepares one on the spot), unless a checkpoint fails (an I/O error): then puts take the
-  classic path again and the journal is left as it is, for the next start to replay.
+  puts take the classic path. Every later put and delete goes through it. If a checkpoint fails
+  (an I/O error), puts and deletes fail from then on (RetryableError) and the journal is left
+  for the next start to replay, the way a database stops after a failed fsync.
 
 A record that a crash tore ends its segment's replay. Records are written in offset order under
 one lock, and a put returns only after a flush that covered its record, so every record before
 a torn one is whole and every put that returned lies before it.
+
+Keys are assumed to be written by one process: a store directory shared by several processes
+(a local events directory for scale-out roles) replays a crashed process's journal at the next
+start of any of them, without regard to what the others wrote since. Raw-log keys are unique.
 """
 
 from __future__ import annotations
@@ -59,14 +66,16 @@ JOURNAL_DIR = ".spyglass-journal"
 DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
 _BLOCK = 4096
 _ZEROS = bytes(1024 * 1024)
-_SEGMENT_HEADER = struct.Struct("<8sQI")  # magic, generation, crc32 of the first 16 bytes
-_SEGMENT_MAGIC = b"SGJSEG01"
-# magic, kind, 0, path length, data length, generation, crc32 of path + data, crc32 of the 28 bytes before
-_RECORD = struct.Struct("<4sBBHIQII")
-_HEAD = struct.Struct("<4sBBHIQI")  # the record header without its own crc
+_SEGMENT_HEADER = struct.Struct("<8sQI")  # magic, nonce, crc32 of the first 16 bytes
+_SEGMENT_MAGIC = b"SGJSEG02"
+# magic, kind, 0, path length, data length, segment nonce, sequence number, crc32 of path + data
+_HEAD = struct.Struct("<4sBBHIQQI")
+_RECORD_SIZE = _HEAD.size + 4  # + crc32 of the head
 _RECORD_MAGIC = b"SGJR"
 PUT, DELETE, PUT_DURABLE = 1, 2, 3
 _RETRY_START_SECONDS = 60.0
+_LOCK_SUFFIX = ".lock"
+_LOCKING_SUFFIX = ".locking"  # a lock file before it is held (renamed once it is)
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
@@ -84,38 +93,44 @@ def _align(n: int) -> int:
     return -(-n // _BLOCK) * _BLOCK
 
 
-class JournalBroken(OSError):
-    """A segment's flush failed once; nothing more is trusted to it (see `_Segment.flush`)."""
+class JournalFailed(OSError):
+    """The journal cannot make writes durable any more (a flush or checkpoint failed)."""
 
 
 class _Segment:
-    def __init__(self, path: Path, fd: int, size: int, generation: int) -> None:
+    """One segment file; `writers`, `dropped` and `placed` are guarded by the journal's lock."""
+
+    def __init__(self, path: Path, fd: int, size: int) -> None:
         self.path = path
         self.fd = fd
         self.size = size
-        self.generation = generation
+        self.nonce = 0
         self.offset = _BLOCK
-        self.placed: list[str] = []  # root-relative paths of the files its records cover
+        self.placed: list[str] = []  # root-relative paths its records wrote or deleted
         self.broken = False
+        self.writers = 0  # puts between their append and the end of their flush
+        self.dropped = False
         self.commit = GroupCommit(self.flush)
 
     def flush(self) -> None:
         # After a failed fdatasync Linux may mark the pages clean, so a retry can "succeed"
         # without the data on disk: once one fails, every later sync of this segment fails too.
         if self.broken:
-            raise JournalBroken(5, f"an earlier flush of {self.path.name} failed")
+            raise JournalFailed(5, f"an earlier flush of {self.path.name} failed")
         try:
             _fdatasync(self.fd)
         except OSError:
             self.broken = True
             raise
 
-    def write_header(self, generation: int) -> None:
-        head = _SEGMENT_MAGIC + generation.to_bytes(8, "little")
-        block = _SEGMENT_HEADER.pack(_SEGMENT_MAGIC, generation, zlib.crc32(head))
+    def restart(self) -> None:
+        """Start a new use: a fresh nonce makes every record of the previous use invalid."""
+        nonce = int.from_bytes(secrets.token_bytes(8), "little")
+        head = _SEGMENT_MAGIC + nonce.to_bytes(8, "little")
+        block = _SEGMENT_HEADER.pack(_SEGMENT_MAGIC, nonce, zlib.crc32(head))
         os.pwrite(self.fd, block.ljust(_BLOCK, b"\0"), 0)
         _fdatasync(self.fd)
-        self.generation = generation
+        self.nonce = nonce
         self.offset = _BLOCK
         self.placed = []
         self.commit = GroupCommit(self.flush)
@@ -132,18 +147,19 @@ class Journal:
         self.segment_bytes = segment_bytes
         self.max_record = segment_bytes // 4
         self._spare_cap = spares
-        self._id = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self._id = ""
         self._lock = threading.Lock()
         self._current: _Segment | None = None
         self._spares: deque[_Segment] = deque()
+        self._open: set[_Segment] = set()  # every segment whose fd is open
         self._pending: list[Future[None]] = []
+        self._seq = 0
         # Taken alone, never with `_lock` held inside it: a rotation creates segments under `_lock`.
         self._counters = threading.Lock()
-        self._generation = 0
         self._files = 0
         self._lock_fd: int | None = None
         # idle -> starting -> running; back to idle after a failed start, to failed after a
-        # failed checkpoint (then puts take the classic path, and the journal waits for a replay).
+        # failed checkpoint.
         self._state = "idle"
         self._start_failed_at = 0.0
         self._closed = False
@@ -152,34 +168,56 @@ class Journal:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def append_put(self, rel: str, data: bytes) -> _Segment | None:
-        """Record `data` for the (already placed) file `rel`; the caller then calls
-        `segment.commit.sync()`. None when the journal is not running yet: use the classic path."""
-        return self._append(PUT, rel, data)
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
 
-    def append_put_durable(self, rel: str) -> _Segment | None:
-        """Record that `rel` was written durably (a put too large for a record)."""
-        return self._append(PUT_DURABLE, rel, b"")
+    def check(self) -> None:
+        """Raise JournalFailed when writes can no longer be made durable (call before writing)."""
+        if self._state == "failed":
+            raise JournalFailed(5, "the blob journal could not checkpoint; restart to replay it")
 
-    def append_delete(self, rel: str) -> None:
-        """Record a delete; not flushed (losing it in a crash only brings the object back)."""
+    def put(self, rel: str, data: bytes) -> bool:
+        """Record `data` for the (already placed) file `rel` and wait until the record is durable.
+        False when the journal is not running yet: the caller makes the file durable itself."""
+        return self._append_and_sync(PUT, rel, data)
+
+    def put_durable(self, rel: str) -> bool:
+        """Record that `rel` was written durably (too large for a record), so that a replay does
+        not bring back an earlier journaled version. Starts the journal when it is idle."""
+        return self._append_and_sync(PUT_DURABLE, rel, b"")
+
+    def delete(self, rel: str) -> None:
+        """Record a delete, unflushed: the next flush or checkpoint makes it durable."""
         self._append(DELETE, rel, b"")
+
+    def _append_and_sync(self, kind: int, rel: str, data: bytes) -> bool:
+        seg = self._append(kind, rel, data)
+        if seg is None:
+            return False
+        try:
+            seg.commit.sync()
+        finally:
+            self._release(seg)
+        return True
 
     def _append(self, kind: int, rel: str, data: bytes) -> _Segment | None:
         path = rel.encode()
         # Outside the lock (and the GIL, for large data): ~0.1 ms for a 300 KB body.
         body_crc = zlib.crc32(data, zlib.crc32(path))
-        size = _align(_RECORD.size + len(path) + len(data))
+        size = _align(_RECORD_SIZE + len(path) + len(data))
         with self._lock:
+            self.check()
             if self._state != "running" or self._closed:
                 self._maybe_start()
                 return None
             seg = self._current
             if seg is None or seg.broken or seg.offset + size > seg.size:
                 seg = self._rotate()
-            head = _HEAD.pack(_RECORD_MAGIC, kind, 0, len(path), len(data), seg.generation, body_crc)
+            self._seq += 1
+            head = _HEAD.pack(_RECORD_MAGIC, kind, 0, len(path), len(data), seg.nonce, self._seq, body_crc)
             record = head + zlib.crc32(head).to_bytes(4, "little")
-            pad = size - _RECORD.size - len(path) - len(data)
+            pad = size - _RECORD_SIZE - len(path) - len(data)
             try:
                 _pwritev(seg.fd, [record, path, data, _ZEROS[:pad]], seg.offset)
             except OSError:
@@ -189,16 +227,29 @@ class Journal:
                 self._seal(seg)
                 raise
             seg.offset += size
-            if kind == PUT:
+            if kind != PUT_DURABLE:  # a durable put's file needs no checkpoint
                 seg.placed.append(rel)
+            if kind != DELETE:
+                seg.writers += 1  # until `_release`: its fd must stay open for the flush
             return seg
+
+    def _release(self, seg: _Segment) -> None:
+        with self._lock:
+            seg.writers -= 1
+            if seg.dropped and seg.writers == 0:
+                self._close_fd(seg)
 
     def _rotate(self) -> _Segment:
         """Seal the current segment and make a spare current (lock held)."""
         if self._current is not None:
             self._seal(self._current)
             self._current = None
-        seg = self._spares.popleft() if self._spares else self._new_segment()
+        if self._spares:
+            seg = self._spares.popleft()
+        else:
+            # The background thread is behind. Not zero-filled: that would hold every put up
+            # for a 32 MiB write; this segment's flushes cost what a new file's do instead.
+            seg = self._new_segment(zero_fill=False)
         self._current = seg
         self._submit(self._prepare_spare)
         return seg
@@ -211,7 +262,12 @@ class Journal:
         self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(self._background.submit(fn, *args))
 
-    # -- background: preparing and checkpointing segments --------------------------------------
+    def _close_fd(self, seg: _Segment) -> None:
+        if seg in self._open:
+            self._open.discard(seg)
+            os.close(seg.fd)
+
+    # -- background: starting, preparing and checkpointing segments ----------------------------
 
     def _maybe_start(self) -> None:
         if self._closed or self._state != "idle":
@@ -222,62 +278,72 @@ class Journal:
         self._submit(self._start)
 
     def _start(self) -> None:
+        instance = f"{os.getpid()}-{secrets.token_hex(6)}"
+        locking = self.dir / f"{instance}{_LOCKING_SUFFIX}"
+        lock_fd: int | None = None
         try:
             if not self.dir.is_dir():
                 os.mkdir(self.dir)
                 _fsync_path(self.root, directory=True)
-            lock_fd = os.open(self.dir / f"{self._id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # Held before it gets the name replays look for, so no replay can take it for an
+            # orphan's.
+            lock_fd = os.open(locking, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._lock_fd = lock_fd
-            os.mkdir(self.dir / self._id)
+            os.mkdir(self.dir / instance)
+            os.rename(locking, self.dir / f"{instance}{_LOCK_SUFFIX}")
             _fsync_path(self.dir, directory=True)
-            first = self._new_segment()
+            self._id = instance
+            first = self._new_segment(zero_fill=True)
         except OSError as exc:
             log.warning("blob journal: could not start (%s); puts stay on the classic path for now", exc)
+            locking.unlink(missing_ok=True)
+            remove_instance(self.dir, instance)
+            if lock_fd is not None:
+                os.close(lock_fd)
             with self._lock:
+                self._id = ""
                 self._state = "idle"
                 self._start_failed_at = time.monotonic()
             return
         with self._lock:
+            self._lock_fd = lock_fd
             if self._closed:
-                os.close(first.fd)
-                return
+                return  # close() drops `first` with the rest
             self._current = first
             self._state = "running"
             # A spare now, so the first rotation does not wait for one.
             self._submit(self._prepare_spare)
-        log.debug("blob journal %s running, %d-byte segments", self.dir / self._id, self.segment_bytes)
+        log.debug("blob journal %s running, %d-byte segments", self.dir / instance, self.segment_bytes)
 
-    def _next_generation(self) -> int:
-        with self._counters:
-            self._generation += 1
-            return self._generation
-
-    def _new_segment(self) -> _Segment:
+    def _new_segment(self, *, zero_fill: bool) -> _Segment:
         with self._counters:
             self._files += 1
             path = self.dir / self._id / f"seg-{self._files:04d}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            # Real zeros, not fallocate: writing into an unwritten extent changes metadata.
-            for offset in range(0, self.segment_bytes, len(_ZEROS)):
-                os.pwrite(fd, _ZEROS[: self.segment_bytes - offset], offset)
-            seg = _Segment(path, fd, self.segment_bytes, 0)
+            if zero_fill:
+                # Real zeros, not fallocate: writing into an unwritten extent changes metadata.
+                for offset in range(0, self.segment_bytes, len(_ZEROS)):
+                    os.pwrite(fd, _ZEROS[: self.segment_bytes - offset], offset)
+            else:
+                os.ftruncate(fd, self.segment_bytes)
+            seg = _Segment(path, fd, self.segment_bytes)
             os.fsync(fd)
-            seg.write_header(self._next_generation())
+            seg.restart()
             _fsync_path(path.parent, directory=True)
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
+        self._open.add(seg)
         return seg
 
     def _prepare_spare(self) -> None:
         with self._lock:
-            if self._closed or len(self._spares) >= self._spare_cap:
+            if self._closed or self._state != "running" or len(self._spares) >= self._spare_cap:
                 return
         try:
-            seg = self._new_segment()
+            seg = self._new_segment(zero_fill=True)
         except OSError as exc:
             log.warning("blob journal: could not prepare a segment: %s", exc)
             return
@@ -285,36 +351,46 @@ class Journal:
             self._spares.append(seg)
 
     def _checkpoint(self, seg: _Segment) -> None:
-        """Make every file `seg` recorded durable on its own, then reuse or drop the segment."""
+        """Make everything `seg` recorded durable on its own, then reuse or drop the segment."""
+        with self._lock:
+            if self._state == "failed":
+                return  # keep every record for the replay
+            placed = list(seg.placed)
         try:
-            sync_files(self.root, seg.placed)
+            sync_files(self.root, placed)
         except OSError as exc:
-            # Its records still protect those files, and a later segment's may be needed to
-            # replay them right (a delete): keep every segment from here on for the next start
-            # to replay, and take the classic path meanwhile.
+            # Its records still protect those files: keep them, and every later one, for the
+            # next start to replay, and accept no more writes meanwhile.
             log.error(
-                "blob journal: checkpoint of %s failed; journal kept for replay at the next start: %s", seg.path, exc
+                "blob journal: checkpoint of %s failed; writes stop until a restart replays it: %s", seg.path, exc
             )
             with self._lock:
                 self._state = "failed"
-                self._current = None
             return
         with self._lock:
-            if self._state == "failed":
-                return
             reuse = not seg.broken and not self._closed and len(self._spares) < self._spare_cap
         if reuse:
             try:
-                seg.write_header(self._next_generation())
+                seg.restart()
             except OSError as exc:
                 log.warning("blob journal: could not reuse %s: %s", seg.path, exc)
-                reuse = False
             else:
                 with self._lock:
                     self._spares.append(seg)
                 return
-        os.close(seg.fd)
+        self._drop(seg)
+
+    def _drop(self, seg: _Segment) -> None:
+        # Invalidate its header first: an unlink a power cut undoes must not bring back records
+        # that newer ones (in segments since reused) replaced.
+        with contextlib.suppress(OSError):
+            os.pwrite(seg.fd, bytes(_BLOCK), 0)
+            _fdatasync(seg.fd)
         seg.path.unlink(missing_ok=True)
+        with self._lock:
+            seg.dropped = True
+            if seg.writers == 0:
+                self._close_fd(seg)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -327,11 +403,13 @@ class Journal:
                 self._current = None
         self._wait_pending(raise_errors=False)
         self._background.shutdown(wait=True)
-        for seg in self._spares:
-            os.close(seg.fd)
-        self._spares.clear()
+        with self._lock:
+            failed = self._state == "failed"
+            for seg in list(self._open):
+                self._close_fd(seg)
+            self._spares.clear()
         if self._lock_fd is not None:
-            if self._state != "failed":
+            if not failed:
                 remove_instance(self.dir, self._id)
             os.close(self._lock_fd)  # a failed journal is now an orphan: replayed at the next start
             self._lock_fd = None
@@ -354,28 +432,28 @@ class Journal:
                     if raise_errors:
                         raise
 
-    @property
-    def running(self) -> bool:
-        return self._state == "running"
-
 
 def recover_orphans(root: Path, restore: Callable[[str, bytes], None], *, skip: Journal | None = None) -> int:
     """Replay every orphan journal under `root` (see the module docstring); returns the number
-    of objects restored or re-synced. `restore(rel, data)` writes a file durably. `skip`: the
-    caller's own journal, whose lock this process holds."""
+    of objects restored, re-synced or deleted. `restore(rel, data)` writes a file durably.
+    `skip`: the caller's own journal, whose lock this process holds."""
     directory = root / JOURNAL_DIR
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
         return 0
-    own = f"{skip._id}.lock" if skip is not None else None
+    own = f"{skip._id}{_LOCK_SUFFIX}" if skip is not None and skip._id else None
     replayed = 0
     for name in names:
-        if not name.endswith(".lock") or name == own:
+        if name.endswith(_LOCKING_SUFFIX):
+            _remove_if_unheld(directory / name)  # a start that died before taking its lock
             continue
-        instance = name[: -len(".lock")]
+        if not name.endswith(_LOCK_SUFFIX) or name == own:
+            continue
+        instance = name[: -len(_LOCK_SUFFIX)]
+        lock_path = directory / name
         try:
-            fd = os.open(directory / name, os.O_RDWR | os.O_CLOEXEC)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
             continue  # removed by its owner meanwhile
         try:
@@ -383,6 +461,11 @@ def recover_orphans(root: Path, restore: Callable[[str, bytes], None], *, skip: 
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live process
+            try:
+                if os.fstat(fd).st_ino != os.stat(lock_path).st_ino:
+                    continue  # replaced since we opened it
+            except FileNotFoundError:
+                continue  # another replay removed it
             replayed += replay_instance(root, directory / instance, restore)
             remove_instance(directory, instance)
         finally:
@@ -390,9 +473,23 @@ def recover_orphans(root: Path, restore: Callable[[str, bytes], None], *, skip: 
     return replayed
 
 
+def _remove_if_unheld(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes], None]) -> int:
     """Apply one orphan instance's records to the files under `root`."""
-    latest: dict[str, tuple[int, memoryview | None]] = {}  # rel -> (kind, data) of its last record
+    records: list[tuple[int, int, str, memoryview | None]] = []  # (seq, kind, rel, data)
     maps: list[mmap.mmap] = []
     try:
         for seg_path in _segment_files(directory):
@@ -401,12 +498,11 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
                     continue
                 m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             maps.append(m)
-        ordered = sorted(((_segment_generation(m), m) for m in maps), key=lambda t: t[0])
-        for generation, m in ordered:
-            if generation is None:
-                continue
-            for kind, rel, data in _records(m, generation):
-                latest[rel] = (kind, data)
+            nonce = _segment_nonce(m)
+            if nonce is not None:
+                records.extend(_records(m, nonce))
+        records.sort(key=lambda r: r[0])
+        latest = {rel: (kind, data) for _, kind, rel, data in records}
         touched: list[str] = []
         for rel, (kind, data) in latest.items():
             if key_problem(rel) is not None or rel.split("/", 1)[0] in (JOURNAL_DIR, ".spyglass-tmp"):
@@ -416,8 +512,7 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
             if kind == DELETE:
                 with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
                     path.unlink()
-                continue
-            if kind == PUT and data is not None and not _same_content(path, data):
+            elif kind == PUT and data is not None and not _same_content(path, data):
                 try:
                     restore(rel, bytes(data))
                 except InvalidBlobKey as exc:  # e.g. a directory now stands where the file was
@@ -426,10 +521,10 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
             touched.append(rel)
         sync_files(root, touched)
         if touched:
-            log.info("blob journal: replayed %d objects from %s", len(touched), directory)
+            log.info("blob journal: replayed %d records from %s", len(touched), directory)
         return len(touched)
     finally:
-        latest.clear()  # views into the maps
+        records.clear()  # views into the maps
         for m in maps:
             with contextlib.suppress(BufferError):
                 m.close()
@@ -445,28 +540,29 @@ def _segment_files(directory: Path) -> Iterator[Path]:
             yield directory / name
 
 
-def _segment_generation(m: mmap.mmap) -> int | None:
-    magic, generation, crc = _SEGMENT_HEADER.unpack_from(m, 0)
+def _segment_nonce(m: mmap.mmap) -> int | None:
+    magic, nonce, crc = _SEGMENT_HEADER.unpack_from(m, 0)
     if magic != _SEGMENT_MAGIC or zlib.crc32(m[:16]) != crc:
-        return None
-    return int(generation)
+        return None  # never started, torn, or dropped
+    return int(nonce)
 
 
-def _records(m: mmap.mmap, generation: int) -> Iterator[tuple[int, str, memoryview | None]]:
+def _records(m: mmap.mmap, nonce: int) -> Iterator[tuple[int, int, str, memoryview | None]]:
     view = memoryview(m)
     offset = _BLOCK
     end = len(m)
-    while offset + _RECORD.size <= end:
-        magic, kind, _, path_len, data_len, rec_generation, body_crc, head_crc = _RECORD.unpack_from(m, offset)
-        body = offset + _RECORD.size
+    while offset + _RECORD_SIZE <= end:
+        magic, kind, _, path_len, data_len, rec_nonce, seq, body_crc = _HEAD.unpack_from(m, offset)
+        (head_crc,) = struct.unpack_from("<I", m, offset + _HEAD.size)
+        body = offset + _RECORD_SIZE
         if (
             magic != _RECORD_MAGIC
+            or rec_nonce != nonce
             or zlib.crc32(view[offset : offset + _HEAD.size]) != head_crc
-            or rec_generation != generation
             or kind not in (PUT, DELETE, PUT_DURABLE)
             or body + path_len + data_len > end
         ):
-            return  # the end, a torn header or a record of the segment's previous use
+            return  # the end, a torn header, or bytes of the segment's previous use
         path = view[body : body + path_len]
         data = view[body + path_len : body + path_len + data_len]
         if zlib.crc32(data, zlib.crc32(path)) != body_crc:
@@ -475,8 +571,8 @@ def _records(m: mmap.mmap, generation: int) -> Iterator[tuple[int, str, memoryvi
             rel = bytes(path).decode()
         except UnicodeDecodeError:
             return
-        yield kind, rel, (data if kind == PUT else None)
-        offset += _align(_RECORD.size + path_len + data_len)
+        yield seq, kind, rel, (data if kind == PUT else None)
+        offset += _align(_RECORD_SIZE + path_len + data_len)
 
 
 def _same_content(path: Path, data: memoryview) -> bool:
@@ -490,15 +586,18 @@ def _same_content(path: Path, data: memoryview) -> bool:
 
 
 def sync_files(root: Path, rels: list[str]) -> None:
-    """fdatasync each file that still exists, then fsync its directories up to `root`."""
+    """fdatasync each file that exists, then fsync the directories from its parent (or, for a
+    file that is gone, from its nearest existing ancestor, so its unlink is durable) up to `root`."""
     directories: set[Path] = set()
     for rel in dict.fromkeys(rels):
         path = root / rel
         try:
             _fsync_path(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            continue  # deleted or replaced since: whatever is there now has its own record
+            pass
         parent = path.parent
+        while parent != root and not parent.is_dir():
+            parent = parent.parent  # removed with the file (deletes prune empty directories)
         while parent not in directories and (parent == root or parent.is_relative_to(root)):
             directories.add(parent)
             if parent == root:
@@ -516,7 +615,7 @@ def remove_instance(journal_dir: Path, instance: str) -> None:
         seg_path.unlink(missing_ok=True)
     with contextlib.suppress(FileNotFoundError, OSError):
         os.rmdir(journal_dir / instance)
-    (journal_dir / f"{instance}.lock").unlink(missing_ok=True)
+    (journal_dir / f"{instance}{_LOCK_SUFFIX}").unlink(missing_ok=True)
     with contextlib.suppress(FileNotFoundError):
         _fsync_path(journal_dir, directory=True)
 

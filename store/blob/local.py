@@ -179,23 +179,22 @@ class LocalBlobStore:
         full = self._full_key(key)
         target = self.root / full
         journal = self.journal
-        if journal is not None and journal.running and len(data) <= journal.max_record:
+        if journal is None:
+            self._place(target, key, data, durable=True)
+            return
+        journal.check()  # before writing anything: a failed journal accepts no writes
+        if journal.running and len(data) <= journal.max_record:
             self._place(target, key, data, durable=False)
-            segment = journal.append_put(full, data)
-            if segment is not None:
-                segment.commit.sync()
-                return
-            # The journal closed meanwhile: make the file, and the directories up to the root
-            # (which include any created for it), durable by themselves.
-            journal_sync_files(self.root, [full])
+            if not journal.put(full, data):
+                # The journal closed meanwhile: make the file and its directories durable here.
+                journal_sync_files(self.root, [full])
             return
         self._place(target, key, data, durable=True)
-        if journal is not None:
-            # Supersedes any journaled version of this key, so a replay keeps this one. Before
-            # the journal runs this starts it, and returns None.
-            segment = journal.append_put_durable(full)
-            if segment is not None:
-                segment.commit.sync()
+        # Directories above the file's may have been created by journaled puts, not synced yet.
+        journal_sync_files(self.root, [full])
+        # Supersedes any journaled version of this key, so a replay keeps this one. When the
+        # journal is idle this starts it instead.
+        journal.put_durable(full)
 
     async def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         await self._run(self._put_sync, key, bytes(data))
@@ -218,7 +217,9 @@ class LocalBlobStore:
     # -- deletes -------------------------------------------------------------------------------
 
     def _delete_sync(self, keys: list[str]) -> None:
-        journal = self.journal if self.journal is not None and self.journal.running else None
+        journal = self.journal
+        if journal is not None:
+            journal.check()
         for key in keys:
             full = self._full_key(key)
             path = self.root / full
@@ -227,7 +228,7 @@ class LocalBlobStore:
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 continue
             if journal is not None:
-                journal.append_delete(full)
+                journal.delete(full)
             parent = path.parent
             while parent != self.root and parent.is_relative_to(self.root):
                 try:

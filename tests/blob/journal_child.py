@@ -2,7 +2,8 @@
 as a crash would: `python -m tests.blob.journal_child ROOT SEGMENT_BYTES OPS_JSON`.
 
 OPS_JSON is a list of ["put", key, text], ["put_bytes", key, length] (`length` bytes of a pattern),
-["delete", key] and ["settle"] (wait for the journal's background work: rotations checkpointed).
+["delete", key], ["settle"] (wait for the journal's background work: rotations checkpointed) and
+["stall_checkpoints"] (checkpoints from then on never finish, as when the process dies first).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import asyncio
 import json
 import os
 import sys
+import threading
 
 from spyglass.store.blob import LocalBlobStore, LocalUrlSigner
+from spyglass.store.blob import journal as journal_module
 
 
 def pattern(length: int) -> bytes:
@@ -42,6 +45,8 @@ async def main(root: str, segment_bytes: int, ops: list[list[object]]) -> None:
             await store.delete(str(op[1]))
         elif op[0] == "settle":
             await loop.run_in_executor(None, store.journal.wait_idle)
+        elif op[0] == "stall_checkpoints":
+            journal_module.sync_files = lambda root, rels: threading.Event().wait()
     sys.stdout.write("done\n")
     sys.stdout.flush()
     os._exit(0)  # no close: the journal is left as a crash leaves it

@@ -151,6 +151,32 @@ async def test_checkpointed_and_reused_segments_are_not_replayed(tmp_path: Path)
     await store.close()
 
 
+async def test_replay_follows_the_order_of_writes_not_of_segment_files(tmp_path: Path) -> None:
+    # seg-0001 is filled, checkpointed and reused; seg-0002 fills next and its checkpoint never
+    # finishes. So when the process dies, seg-0002 holds k/x's older version and seg-0001 the newer.
+    fillers = [["put_bytes", f"f/{n:02d}", 10_000] for n in range(14)]
+    crash_after(
+        tmp_path,
+        [
+            ["put", "k/x", "v1"],
+            *fillers[0:5],
+            ["settle"],
+            ["stall_checkpoints"],
+            ["put", "k/x", "v2"],
+            *fillers[5:10],
+            ["put", "k/x", "v3"],
+        ],
+    )
+    [instance] = [e for e in journal_entries(tmp_path) if not e.endswith(".lock")]
+    segments = {p.name: p.read_bytes() for p in (tmp_path / JOURNAL_DIR / instance).iterdir()}
+    assert b"k/xv3" in segments["seg-0001"] and b"k/xv2" in segments["seg-0002"]
+    (tmp_path / "k/x").unlink()
+    store = store_at(tmp_path)
+    await store.ensure_bucket()
+    assert await store.get("k/x") == b"v3"
+    await store.close()
+
+
 async def test_a_large_put_supersedes_its_journaled_version(tmp_path: Path) -> None:
     # 20 KB is over a 64 KiB segment's 16 KiB record limit: written the classic way.
     crash_after(tmp_path, [["put", "k/1", "small"], ["put_bytes", "k/1", 20_000]])
@@ -199,7 +225,7 @@ async def test_a_failed_flush_fails_its_put_and_retires_the_segment(
     await store.close()
 
 
-async def test_a_failed_checkpoint_keeps_the_journal_for_the_next_start(
+async def test_a_failed_checkpoint_stops_writes_and_keeps_the_journal_for_the_next_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, journal = await running_journal(tmp_path)
@@ -212,11 +238,17 @@ async def test_a_failed_checkpoint_keeps_the_journal_for_the_next_start(
         real(root, rels)
 
     monkeypatch.setattr(journal_module, "sync_files", failing)
-    for n in range(2, 8):  # 12 KiB records: the first segment fills and its checkpoint fails
+    # 12 KiB records: the fifth does not fit, the first segment is sealed and its checkpoint fails.
+    for n in range(2, 7):
         await store.put(f"k/{n}", pattern(10_000))
     await settle(store)
     assert not journal.running
-    await store.put("k/9", b"nine")  # the classic path
+    # No write is accepted that a replay of the kept journal could undo.
+    with pytest.raises(RetryableError, match="restart"):
+        await store.put("k/9", b"nine")
+    with pytest.raises(RetryableError, match="restart"):
+        await store.delete("k/2")
+    assert not (tmp_path / "k/9").exists() and (tmp_path / "k/2").exists()
     await store.close()
     assert len(journal_entries(tmp_path)) == 2  # kept, for the next start to replay
     monkeypatch.setattr(journal_module, "sync_files", real)
@@ -226,6 +258,51 @@ async def test_a_failed_checkpoint_keeps_the_journal_for_the_next_start(
     assert await reopened.get("k/1") == b"one"
     assert journal_entries(tmp_path) == []
     await reopened.close()
+
+
+async def test_a_failed_start_leaves_nothing_open_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(self: Journal, *, zero_fill: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Journal, "_new_segment", no_space)
+    fds = len(os.listdir("/proc/self/fd"))
+    store = store_at(tmp_path)
+    await store.ensure_bucket()
+    await store.put("k/1", b"one")  # starts the journal, which fails: the classic path
+    await settle(store)
+    assert store.journal is not None and not store.journal.running
+    assert journal_entries(tmp_path) == []
+    await store.put("k/2", b"two")
+    assert await store.get("k/2") == b"two"
+    await store.close()
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
+async def test_an_orphan_segment_without_a_header_does_not_stop_the_start(tmp_path: Path) -> None:
+    # A process that dies while zero-filling a new segment leaves one without a valid header.
+    crash_after(tmp_path, [["put", "k/1", "one"]])
+    [instance] = [e for e in journal_entries(tmp_path) if not e.endswith(".lock")]
+    (tmp_path / JOURNAL_DIR / instance / "seg-9999").write_bytes(bytes(SEGMENT))
+    (tmp_path / "k/1").unlink()
+    store = store_at(tmp_path)
+    await store.ensure_bucket()
+    assert await store.get("k/1") == b"one"
+    assert journal_entries(tmp_path) == []
+    await store.close()
+
+
+def test_checkpoints_make_unlinks_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/kept").write_bytes(b"x")
+    synced: list[str] = []
+    monkeypatch.setattr(
+        journal_module,
+        "_fsync_path",
+        lambda path, directory=False: synced.append(str(path.relative_to(tmp_path)) + ("/" if directory else "")),
+    )
+    # a/b/c was deleted and its emptied directory a/b with it: a, then the root, must be synced.
+    journal_module.sync_files(tmp_path, ["a/b/c", "a/kept"])
+    assert synced == ["a/b/c", "a/kept", "a/", "./"]
 
 
 async def test_a_record_that_cannot_be_restored_does_not_stop_the_start(tmp_path: Path) -> None:
