@@ -160,19 +160,26 @@ def test_kill9_embedded_loses_nothing_acknowledged(tmp_path: Path) -> None:
     load = Load(f"http://127.0.0.1:{env['PORT']}/v1/traces", (pk, sk))
     load.start()
     rng = random.Random(7)
+    restarts: list[str] = []
     try:
         for _ in range(3):
             time.sleep(rng.uniform(0.8, 2.5))
             proc.kill()
             proc.wait()
             time.sleep(rng.uniform(0.0, 0.5))
-            proc, _ = _spawn(["serve"], env)
+            proc, restart_lines = _spawn(["serve"], env)
+            restarts += restart_lines
         time.sleep(1.5)
     finally:
         load.stop()
     time.sleep(2.0)  # let the worker commit what it still holds; SIGTERM drains the rest
     _term(proc)
     assert len(load.acked) > 200, "the load generator must have been acknowledged many times"
+    # The raw log's journal was in use: restarts replayed what the killed processes left (one
+    # killed before its journal's first segment was ready would leave none), and the clean stop
+    # left none.
+    assert any("blob journal: replayed" in line for line in restarts), "\n".join(restarts)
+    assert os.listdir(tmp_path / "data" / "blobs" / "events" / ".spyglass-journal") == []
     stored = _stored_ids(tmp_path / "data" / "clickhouse")
     missing = load.acked - set(stored["ids"])
     assert not missing, f"{len(missing)} acknowledged spans were lost"
