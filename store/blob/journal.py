@@ -493,7 +493,11 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
     maps: list[mmap.mmap] = []
     try:
         for seg_path in _segment_files(directory):
-            with open(seg_path, "rb") as f:
+            try:
+                f = open(seg_path, "rb")
+            except FileNotFoundError:
+                continue  # removed by a replay running at the same time
+            with f:
                 if os.fstat(f.fileno()).st_size < _BLOCK:
                     continue
                 m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
