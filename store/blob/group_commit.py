@@ -51,19 +51,20 @@ class DirSyncs:
     def __init__(self, fsync_dir: Callable[[Path], None]) -> None:
         self._fsync_dir = fsync_dir
         self._lock = threading.Lock()
-        self._dirs: dict[Path, tuple[GroupCommit, list[int]]] = {}
+        self._dirs: dict[Path, GroupCommit] = {}
+        self._users: dict[Path, int] = {}
 
     def sync(self, path: Path) -> None:
         """Return once every rename into `path` completed before this call is durable."""
         with self._lock:
-            entry = self._dirs.get(path)
-            if entry is None:
-                entry = self._dirs[path] = (GroupCommit(lambda: self._fsync_dir(path)), [0])
-            entry[1][0] += 1
+            commit = self._dirs.get(path)
+            if commit is None:
+                commit = self._dirs[path] = GroupCommit(lambda: self._fsync_dir(path))
+            self._users[path] = self._users.get(path, 0) + 1
         try:
-            entry[0].sync()
+            commit.sync()
         finally:
             with self._lock:
-                entry[1][0] -= 1
-                if entry[1][0] == 0:
-                    del self._dirs[path]
+                self._users[path] -= 1
+                if not self._users[path]:
+                    del self._users[path], self._dirs[path]

@@ -57,6 +57,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import InvalidBlobKey
+from .fsync import fdatasync as _fdatasync
+from .fsync import fsync_path as _fsync_path
 from .group_commit import GroupCommit
 from .keys import key_problem
 
@@ -76,17 +78,6 @@ PUT, DELETE, PUT_DURABLE = 1, 2, 3
 _RETRY_START_SECONDS = 60.0
 _LOCK_SUFFIX = ".lock"
 _LOCKING_SUFFIX = ".locking"  # a lock file before it is held (renamed once it is)
-
-_fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
-    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if directory else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd) if directory else _fdatasync(fd)
-    finally:
-        os.close(fd)
 
 
 def _align(n: int) -> int:
@@ -179,7 +170,8 @@ class Journal:
 
     def put(self, rel: str, data: bytes) -> bool:
         """Record `data` for the (already placed) file `rel` and wait until the record is durable.
-        False when the journal is not running yet: the caller makes the file durable itself."""
+        False when the journal is not running (an idle one starts now): the caller makes the
+        file durable itself."""
         return self._append_and_sync(PUT, rel, data)
 
     def put_durable(self, rel: str) -> bool:
@@ -433,22 +425,22 @@ class Journal:
                         raise
 
 
-def recover_orphans(root: Path, restore: Callable[[str, bytes], None], *, skip: Journal | None = None) -> int:
+def recover_orphans(root: Path, restore: Callable[[str, bytes], None]) -> int:
     """Replay every orphan journal under `root` (see the module docstring); returns the number
-    of objects restored, re-synced or deleted. `restore(rel, data)` writes a file durably.
-    `skip`: the caller's own journal, whose lock this process holds."""
+    of objects restored, re-synced or deleted. `restore(rel, data)` writes a file, which the
+    replay then syncs. A live journal, this process's own included, is skipped: flock treats
+    each open of its lock file on its own, so our open of it cannot take the lock either."""
     directory = root / JOURNAL_DIR
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
         return 0
-    own = f"{skip._id}{_LOCK_SUFFIX}" if skip is not None and skip._id else None
     replayed = 0
     for name in names:
         if name.endswith(_LOCKING_SUFFIX):
             _remove_if_unheld(directory / name)  # a start that died before taking its lock
             continue
-        if not name.endswith(_LOCK_SUFFIX) or name == own:
+        if not name.endswith(_LOCK_SUFFIX):
             continue
         instance = name[: -len(_LOCK_SUFFIX)]
         lock_path = directory / name

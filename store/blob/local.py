@@ -33,6 +33,8 @@ from spyglass.store.errors import PermanentError, RetryableError
 
 from .base import DEFAULT_CONTENT_TYPE, check_expiry
 from .errors import BlobNotFound, InvalidBlobKey
+from .fsync import fdatasync as _fdatasync
+from .fsync import fsync_dir as _fsync_dir
 from .group_commit import DirSyncs
 from .journal import DEFAULT_SEGMENT_BYTES, JOURNAL_DIR, Journal, recover_orphans
 from .journal import sync_files as journal_sync_files
@@ -46,19 +48,6 @@ _STALE_TMP_SECONDS = 3600.0
 _LIST_CHUNK = 1000
 
 T = TypeVar("T")
-
-
-# A new file's data plus the metadata needed to read it back (its size): all a put needs, without
-# the timestamps fsync would also write.
-_fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalBlobStore:
@@ -183,18 +172,16 @@ class LocalBlobStore:
             self._place(target, key, data, durable=True)
             return
         journal.check()  # before writing anything: a failed journal accepts no writes
-        if journal.running and len(data) <= journal.max_record:
-            self._place(target, key, data, durable=False)
-            if not journal.put(full, data):
-                # The journal closed meanwhile: make the file and its directories durable here.
-                journal_sync_files(self.root, [full])
+        self._place(target, key, data, durable=False)
+        small = len(data) <= journal.max_record
+        if small and journal.put(full, data):
             return
-        self._place(target, key, data, durable=True)
-        # Directories above the file's may have been created by journaled puts, not synced yet.
+        # Not journaled: too large for a record, or the journal is not running (this put starts
+        # it) or closed. Sync the file and every directory up to the root, which journaled puts
+        # may have created without a sync.
         journal_sync_files(self.root, [full])
-        # Supersedes any journaled version of this key, so a replay keeps this one. When the
-        # journal is idle this starts it instead.
-        journal.put_durable(full)
+        if not small:
+            journal.put_durable(full)  # supersedes any journaled version, so a replay keeps this one
 
     async def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
         await self._run(self._put_sync, key, bytes(data))
@@ -338,10 +325,10 @@ class LocalBlobStore:
         for entry in os.scandir(self._tmp):
             if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                 os.unlink(entry.path)
-        return recover_orphans(self.root, self._restore, skip=self.journal)
+        return recover_orphans(self.root, self._restore)
 
     def _restore(self, full: str, data: bytes) -> None:
-        self._place(self.root / full, full, data, durable=True)
+        self._place(self.root / full, full, data, durable=False)  # the replay syncs what it restores
 
     async def ensure_bucket(self) -> None:
         """Create the directory, replay the journals of crashed processes (before anything reads
