@@ -201,7 +201,8 @@ class Journal:
         with self._lock:
             self.check()
             if self._state != "running" or self._closed:
-                self._maybe_start()
+                if kind != DELETE:  # nothing journaled yet, so a delete needs no record
+                    self._maybe_start()
                 return None
             seg = self._current
             if seg is None or seg.broken or seg.offset + size > seg.size:

@@ -342,3 +342,15 @@ async def test_concurrent_puts_and_deletes_across_many_rotations(tmp_path: Path)
     await store.close()
     assert journal_entries(tmp_path) == []
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+async def test_deletes_alone_do_not_start_the_journal(tmp_path: Path) -> None:
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k/1").write_bytes(b"one")  # written before, e.g. by an earlier run
+    store = store_at(tmp_path)
+    await store.ensure_bucket()
+    await store.delete("k/1")
+    await settle(store)
+    assert store.journal is not None and not store.journal.running
+    assert not (tmp_path / JOURNAL_DIR).exists()  # no 32 MiB segment for a process that only deletes
+    await store.close()
