@@ -170,6 +170,7 @@ async def fixed_rate(
     arrivals: str,
     samples_out: str | None,
     poll_ms: int = 250,
+    watch_every: int = 1,
 ) -> None:
     """Requests at `rate` spans/s on average, timed one by one.
 
@@ -205,7 +206,8 @@ async def fixed_rate(
             if await post_otlp(http, server.url, body) is not None:
                 raise RuntimeError("429 at a fixed rate: the backlog bound is too low for this rate")
             accept.append(time.perf_counter() - t)
-            pending.append((traces[-1], t))
+            if len(accept) % watch_every == 0:
+                pending.append((traces[-1], t))
 
         # Generated up front: building and gzipping a request costs the client ~50 ms of CPU on the
         # same two cores, which would otherwise land next to the requests being timed.
@@ -247,7 +249,7 @@ async def fixed_rate(
     )
     print(
         f"  ingest-to-visible p50 {pct(visible, 50):.2f} s, p99 {pct(visible, 99):.2f} s "
-        f"({len(visible)} traces sampled, {len(pending)} not visible after 30 s; "
+        f"({len(visible)} traces sampled, one request in {watch_every}; {len(pending)} not visible after 30 s; "
         f"{reads[0]} trace reads, one every {poll_ms} ms per trace until it showed)"
     )
     spans = len(accept) * batch
@@ -369,6 +371,13 @@ def main() -> None:
         help="with --rate: how often each sent trace is read until it shows. A trace read costs the server "
         "~40-60 ms of CPU: at 50 ms the watcher read without pause and took ~0.4 of the 2 cores",
     )
+    ap.add_argument(
+        "--watch-every",
+        type=int,
+        default=1,
+        help="with --rate: read only every Nth request's trace for ingest-to-visible. The watcher reads each "
+        "watched trace until it shows, so its load on the server grows with the visibility delay itself",
+    )
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
@@ -377,6 +386,14 @@ def main() -> None:
     )
     ap.add_argument(
         "--journal", choices=["on", "off"], default=None, help="blob.events.journal (the raw log's write-ahead journal)"
+    )
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (repeatable), e.g. SPYGLASS_COLLECTOR__BATCH_MAX_WAIT_MS=1000; "
+        "the server is otherwise started without the caller's SPYGLASS_/LANGFUSE_ variables",
     )
     ap.add_argument(
         "--repeat",
@@ -395,6 +412,11 @@ def main() -> None:
     env = {f"SPYGLASS_COLLECTOR__{k}": str(v) for k, v in chosen.items() if v is not None}
     if args.journal is not None:
         env["SPYGLASS_BLOB__EVENTS__JOURNAL"] = "true" if args.journal == "on" else "false"
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            ap.error(f"--env wants NAME=VALUE, got {item!r}")
+        env[name] = value
     if args.repeat > 1:
         repeat_throughput(args, env)
         return
@@ -415,6 +437,7 @@ def main() -> None:
                     args.arrivals,
                     args.samples_out,
                     args.poll_ms,
+                    args.watch_every,
                 )
             )
         else:
