@@ -61,10 +61,10 @@ from .fsync import fdatasync as _fdatasync
 from .fsync import fsync_path as _fsync_path
 from .group_commit import GroupCommit
 from .keys import key_problem
+from .layout import JOURNAL_DIR, RESERVED
 
 log = logging.getLogger("spyglass.store.blob.journal")
 
-JOURNAL_DIR = ".spyglass-journal"
 DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
 _BLOCK = 4096
 _ZEROS = bytes(1024 * 1024)
@@ -502,7 +502,7 @@ def replay_instance(root: Path, directory: Path, restore: Callable[[str, bytes],
         latest = {rel: (kind, data) for _, kind, rel, data in records}
         touched: list[str] = []
         for rel, (kind, data) in latest.items():
-            if key_problem(rel) is not None or rel.split("/", 1)[0] in (JOURNAL_DIR, ".spyglass-tmp"):
+            if key_problem(rel) is not None or rel.split("/", 1)[0] in RESERVED:
                 log.warning("blob journal: skipping a record with an unusable path %r", rel)
                 continue
             path = root / rel

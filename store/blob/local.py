@@ -36,13 +36,12 @@ from .errors import BlobNotFound, InvalidBlobKey
 from .fsync import fdatasync as _fdatasync
 from .fsync import fsync_dir as _fsync_dir
 from .group_commit import DirSyncs
-from .journal import DEFAULT_SEGMENT_BYTES, JOURNAL_DIR, Journal, recover_orphans
+from .journal import DEFAULT_SEGMENT_BYTES, Journal, recover_orphans
 from .journal import sync_files as journal_sync_files
 from .keys import check_key, check_prefix
+from .layout import RESERVED, TMP_DIR
 from .signing import LocalUrlSigner, check_store_name
 
-TMP_DIR = ".spyglass-tmp"
-RESERVED = (TMP_DIR, JOURNAL_DIR)
 # Leftovers of a crash mid-put; younger files may belong to a put running in another process.
 _STALE_TMP_SECONDS = 3600.0
 _LIST_CHUNK = 1000
