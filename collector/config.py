@@ -22,9 +22,8 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # SDKs' 500 per export). Fewer, larger inserts mean fewer parts to write and merge: 8.6-10.0k
     # against 7.5-8.9k spans/s with 16 (bench/RESULTS.md).
     batch_max_payloads: int = 32
-    # A batch short of that waits at most this long after its first payload for more; also how
-    # long an idle worker waits on the queue before it checks whether it should stop. One second,
-    # as upstream Langfuse flushes its ClickHouse writes: at 1,000 spans/s, 4.2-6.9 % of a core
+    # A batch short of that waits at most this long after its first payload for more. One second,
+    # as upstream Langfuse flushes its ClickHouse writes: at 1,000 spans/s, 4.0-6.9 % of a core
     # in chDB merges against 7.7-11.7 % at 250 ms (bench/RESULTS.md).
     batch_max_wait_ms: int = 1000
     # Processes decoding, mapping, pricing and encoding OTLP payloads beside the worker (0: a

@@ -82,6 +82,9 @@ Written = dict[tuple[str, str], set[int]]
 Announce = Callable[[Mapping[tuple[str, str], set[int]]], Awaitable[None]]
 
 _DAY = 86400
+# How long an idle worker waits on an empty queue before it looks at its stop flag again; kept
+# apart from the batch wait so a long wait does not hold up a shutdown.
+IDLE_POLL_SECONDS = 0.25
 
 
 def written_days(prepared: Prepared) -> Written:
@@ -183,14 +186,16 @@ class IngestWorker:
         """A batch: whatever is queued, and when that is less than a full batch, what else
         arrives within `wait` of the first message. At a light load each payload would otherwise
         be its own set of inserts, and every insert is a part that chDB writes and later merges."""
-        messages = list(await self._queue.get_batch(self._batch_messages, timeout=wait))
+        messages = list(await self._queue.get_batch(self._batch_messages, timeout=min(wait, IDLE_POLL_SECONDS)))
         deadline = time.monotonic() + wait
         while messages and len(messages) < self._batch_messages and not self._stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                more = await self._queue.get_batch(self._batch_messages - len(messages), timeout=left)
+                more = await self._queue.get_batch(
+                    self._batch_messages - len(messages), timeout=min(left, IDLE_POLL_SECONDS)
+                )
             except RetryableError:
                 break  # process what we hold; the next read reports the queue's trouble
             messages.extend(more)

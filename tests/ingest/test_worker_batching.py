@@ -96,3 +96,38 @@ async def test_a_full_batch_does_not_wait(ch: ClickHouse, events_blob: BlobStore
         assert p.worker.stats.batches == 2
     finally:
         await p.close()
+
+
+async def test_a_stop_is_noticed_quickly_whatever_the_wait(
+    ch: ClickHouse, events_blob: BlobStore, dead_letters: DeadLetters
+) -> None:
+    """Idle, or holding a payload while it gathers, a worker with a ten-minute wait stops within
+    a second, and the payload it held is processed on the way out."""
+    p = _Pipeline(ch, events_blob, dead_letters, CollectorConfig(batch_max_wait_ms=600_000), batch_messages=32)
+    try:
+        p.start()
+        await asyncio.sleep(0.3)
+        p.worker.stop()
+        assert p.task is not None
+        async with asyncio.timeout(1.5):
+            await p.task
+        await p.send()
+        p.task = None
+        p.worker = IngestWorker(
+            ch=ch,
+            blob=events_blob,
+            queue=p.queue,
+            processor=RowProcessor(ch, mapper=p.mapper),
+            dead_letters=p.dead,
+            cfg=CollectorConfig(batch_max_wait_ms=600_000),
+            batch_messages=32,
+        )
+        p.start()
+        await asyncio.sleep(0.5)  # the worker holds the payload, gathering for ten minutes
+        assert p.worker.stats.payloads == 0
+        p.worker.stop()
+        async with asyncio.timeout(5):
+            await p.task
+        assert p.worker.stats.payloads == 1
+    finally:
+        await p.close()
