@@ -408,6 +408,8 @@ def main() -> None:
         help="poll the observation count every 0.25 s only near the end (each poll costs the server a count)",
     )
     args = ap.parse_args()
+    if args.watch_every < 1:
+        ap.error("--watch-every must be 1 or more")
     chosen = {"WORKER_CONCURRENCY": args.map_processes, "BACKGROUND_PRIORITY": args.background_priority}
     env = {f"SPYGLASS_COLLECTOR__{k}": str(v) for k, v in chosen.items() if v is not None}
     if args.journal is not None:

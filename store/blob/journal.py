@@ -610,7 +610,7 @@ def remove_instance(journal_dir: Path, instance: str) -> None:
     """Delete an instance's segments, directory and lock file (its owner is gone or closing)."""
     for seg_path in _segment_files(journal_dir / instance):
         seg_path.unlink(missing_ok=True)
-    with contextlib.suppress(FileNotFoundError, OSError):
+    with contextlib.suppress(OSError):
         os.rmdir(journal_dir / instance)
     (journal_dir / f"{instance}{_LOCK_SUFFIX}").unlink(missing_ok=True)
     with contextlib.suppress(FileNotFoundError):

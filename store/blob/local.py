@@ -73,6 +73,7 @@ class LocalBlobStore:
         self._tmp = self.root / TMP_DIR
         # Our own threads: fsync-heavy writes must not starve the loop's default executor.
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"blob-{name}")
+        # Looked up at each call, not bound now, so tests can stand in for the fsync.
         self._dir_syncs = DirSyncs(lambda path: _fsync_dir(path))
         self.journal = Journal(self.root, segment_bytes=journal_segment_bytes) if journal else None
         self._closed = False
@@ -106,18 +107,16 @@ class LocalBlobStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _ensure_dir(self, directory: Path, key: str, *, durable: bool = True) -> list[Path]:
-        """Create `directory` and missing parents; returns the ones created."""
+    def _ensure_dir(self, directory: Path, key: str, *, durable: bool = True) -> None:
+        """Create `directory` and missing parents."""
         missing: list[Path] = []
         probe = directory
         while not probe.is_dir():
             missing.append(probe)
             probe = probe.parent
-        created: list[Path] = []
         for path in reversed(missing):
             try:
                 os.mkdir(path)
-                created.append(path)
             except FileExistsError:
                 if not path.is_dir():
                     raise self._conflict(key) from None
@@ -126,7 +125,6 @@ class LocalBlobStore:
             if durable:
                 # A new directory entry is durable only once its parent is synced.
                 _fsync_dir(path.parent)
-        return created
 
     def _write_tmp(self, data: bytes, *, durable: bool = True) -> Path:
         self._ensure_dir(self._tmp, TMP_DIR)
@@ -139,16 +137,14 @@ class LocalBlobStore:
                 _fdatasync(out.fileno())
         return tmp
 
-    def _place(self, target: Path, key: str, data: bytes, *, durable: bool) -> list[Path]:
-        """Write `data` at `target` (durably, or leaving that to the journal); returns the
-        directories created for it."""
+    def _place(self, target: Path, key: str, data: bytes, *, durable: bool) -> None:
+        """Write `data` at `target` (durably, or leaving that to the journal)."""
         tmp = self._write_tmp(data, durable=durable)
-        created: list[Path] = []
         try:
             # A concurrent delete may remove the (then empty) target directory between our mkdir
             # and the rename; recreate it and try again.
             for attempt in range(5):
-                created += self._ensure_dir(target.parent, key, durable=durable)
+                self._ensure_dir(target.parent, key, durable=durable)
                 try:
                     os.replace(tmp, target)
                     break
@@ -161,7 +157,6 @@ class LocalBlobStore:
                 self._dir_syncs.sync(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
-        return created
 
     def _put_sync(self, key: str, data: bytes) -> None:
         full = self._full_key(key)
@@ -317,14 +312,14 @@ class LocalBlobStore:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _ensure_root(self) -> int:
+    def _ensure_root(self) -> None:
         self._ensure_dir(self.root, "")
         self._ensure_dir(self._tmp, TMP_DIR)
         cutoff = time.time() - _STALE_TMP_SECONDS
         for entry in os.scandir(self._tmp):
             if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                 os.unlink(entry.path)
-        return recover_orphans(self.root, self._restore)
+        recover_orphans(self.root, self._restore)
 
     def _restore(self, full: str, data: bytes) -> None:
         self._place(self.root / full, full, data, durable=False)  # the replay syncs what it restores
