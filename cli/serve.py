@@ -92,6 +92,7 @@ def build_app(
             app[COLLECTOR_CONFIG] = settings.collector
             yield
             await app[INTAKE].drain()
+            await app[AUTH].drain()
 
     async def init_ctx(app: web.Application) -> AsyncIterator[None]:
         init = InitSpec(**{f: getattr(settings.init, f) for f in InitSpec.__struct_fields__})
