@@ -58,7 +58,7 @@ class Server:
     def start(self) -> Server:
         began = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spyglass.cli.main", "serve"],
+            self.command(),
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -78,6 +78,9 @@ class Server:
         self.ready_seconds = time.monotonic() - began
         threading.Thread(target=self._drain, daemon=True).start()
         return self
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "spyglass.cli.main", "serve"]
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -112,6 +115,20 @@ class Server:
                 self.proc.wait()
         if self.remove_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class FloorServer(Server):
+    """`_floor_server.py` in place of Spyglass: the same load against the least a durable OTLP
+    receiver must do (`work`: durable, check or http), so the host's share of a latency tail can
+    be told from Spyglass's."""
+
+    def __init__(self, work: str = "durable", extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(extra_env=extra_env)
+        self.work = work
+
+    def command(self) -> list[str]:
+        script = str(Path(__file__).with_name("_floor_server.py"))
+        return [sys.executable, script, str(self.port), str(self.data_dir), self.work]
 
 
 class PeakRss:

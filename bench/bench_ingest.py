@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import psutil
-from _server import HostCpu, PeakRss, Server
+from _server import FloorServer, HostCpu, PeakRss, Server
 from spans import Generator
 
 
@@ -171,6 +171,7 @@ async def fixed_rate(
     samples_out: str | None,
     poll_ms: int = 250,
     watch_every: int = 1,
+    floor: str | None = None,
 ) -> None:
     """Requests at `rate` spans/s on average, timed one by one.
 
@@ -206,7 +207,7 @@ async def fixed_rate(
             if await post_otlp(http, server.url, body) is not None:
                 raise RuntimeError("429 at a fixed rate: the backlog bound is too low for this rate")
             accept.append(time.perf_counter() - t)
-            if len(accept) % watch_every == 0:
+            if not floor and len(accept) % watch_every == 0:
                 pending.append((traces[-1], t))
 
         # Generated up front: building and gzipping a request costs the client ~50 ms of CPU on the
@@ -242,11 +243,15 @@ async def fixed_rate(
     if samples_out:
         append_samples(samples_out, accept)
     shape = f"{senders} Poisson senders" if arrivals == "poisson" else "pairs at the top of each second"
-    print(f"{rate} spans/s for {seconds:.0f} s in batches of {batch}, {shape}:")
+    target = f"the {floor} floor receiver (bench/_floor_server.py)" if floor else "Spyglass"
+    print(f"{rate} spans/s for {seconds:.0f} s in batches of {batch}, {shape}, to {target}:")
     print(
         f"  accept latency p50 {pct(accept, 50) * 1000:.1f} ms, p99 {pct(accept, 99) * 1000:.1f} ms "
         f"({len(accept)} requests)"
     )
+    if floor:
+        print(f"  receiver CPU {cpu:.1f} s; peak RSS {peak.peak:.0f} MB; {host}")
+        return
     print(
         f"  ingest-to-visible p50 {pct(visible, 50):.2f} s, p99 {pct(visible, 99):.2f} s "
         f"({len(visible)} traces sampled, one request in {watch_every}; {len(pending)} not visible after 30 s; "
@@ -378,6 +383,15 @@ def main() -> None:
         help="with --rate: read only every Nth request's trace for ingest-to-visible. The watcher reads each "
         "watched trace until it shows, so its load on the server grows with the visibility delay itself",
     )
+    ap.add_argument(
+        "--floor",
+        nargs="?",
+        const="durable",
+        choices=["durable", "check", "http"],
+        help="with --rate: send the same load to bench/_floor_server.py instead, to see how much of a latency "
+        "tail the host alone makes. durable: read, inflate, parse, one fdatasync'd append, answer; check: "
+        "the same without the fdatasync; http: answer once the body is read",
+    )
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
@@ -419,10 +433,12 @@ def main() -> None:
         if not sep or not name:
             ap.error(f"--env wants NAME=VALUE, got {item!r}")
         env[name] = value
+    if args.floor and not args.rate:
+        ap.error("--floor needs --rate")
     if args.repeat > 1:
         repeat_throughput(args, env)
         return
-    server = Server(extra_env=env).start()
+    server = (FloorServer(args.floor, extra_env=env) if args.floor else Server(extra_env=env)).start()
     try:
         if args.big_trace:
             asyncio.run(big_trace(server, args.big_trace, args.batch))
@@ -440,6 +456,7 @@ def main() -> None:
                     args.samples_out,
                     args.poll_ms,
                     args.watch_every,
+                    args.floor,
                 )
             )
         else:
