@@ -7,6 +7,7 @@
   need to see "nothing there yet" (migrations, headless init); dropped afterwards.
 - `cluster_copy`: a directory holding a stopped, initialised cluster (a copy of one made once
   per session), for the launcher tests; copying is ~10x faster than initdb.
+- `project` / `keys`: a project of its own in `pg_pool`, and the API-key store (salt `KEY_SALT`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.embedded import EmbeddedPostgres, dsn_for_socket
 from spyglass.store.postgres.migrate import migrate
 from spyglass.store.postgres.pool import create_pool
+from spyglass.store.postgres.rows import Project
+from spyglass.store.postgres.tenancy import Tenancy
+
+KEY_SALT = "test-salt"
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +62,18 @@ async def pg_pool(pg_server: EmbeddedPostgres) -> AsyncIterator[asyncpg.Pool]:
     await migrate(pool)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def project(pg_pool: asyncpg.Pool) -> Project:
+    tenancy = Tenancy(pg_pool)
+    org = await tenancy.create_organization(f"org-{uuid.uuid4().hex[:8]}")
+    return await tenancy.create_project(org.id, "keys")
+
+
+@pytest.fixture
+def keys(pg_pool: asyncpg.Pool) -> ApiKeys:
+    return ApiKeys(pg_pool, KEY_SALT)
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid
 
-import asyncpg
 import pytest
 
 from spyglass.collector.auth import Authenticator
 from spyglass.collector.http.errors import ApiError
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.rows import AuthScope, Project
-from spyglass.store.postgres.tenancy import Tenancy
 
 TTL = 30.0
 
@@ -43,18 +40,6 @@ class Counted:
 
     async def find_public(self, public_key: str) -> AuthScope | None:
         return await self.keys.find_public(public_key)
-
-
-@pytest.fixture
-async def project(pg_pool: asyncpg.Pool) -> Project:
-    tenancy = Tenancy(pg_pool)
-    org = await tenancy.create_organization(f"org-{uuid.uuid4().hex[:8]}")
-    return await tenancy.create_project(org.id, "auth-cache")
-
-
-@pytest.fixture
-def keys(pg_pool: asyncpg.Pool) -> ApiKeys:
-    return ApiKeys(pg_pool, "auth-cache-salt")
 
 
 def basic(public_key: str, secret_key: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,20 +14,7 @@ from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.faults import NotFound
 from spyglass.store.postgres.rows import Project
 from spyglass.store.postgres.tenancy import Tenancy
-
-SALT = "test-salt"
-
-
-@pytest.fixture
-async def project(pg_pool: asyncpg.Pool) -> Project:
-    tenancy = Tenancy(pg_pool)
-    org = await tenancy.create_organization(f"org-{uuid.uuid4().hex[:8]}")
-    return await tenancy.create_project(org.id, "keys")
-
-
-@pytest.fixture
-def keys(pg_pool: asyncpg.Pool) -> ApiKeys:
-    return ApiKeys(pg_pool, SALT)
+from tests.postgres.conftest import KEY_SALT as SALT
 
 
 async def test_created_key_verifies_with_its_secret(keys: ApiKeys, project: Project) -> None:
