@@ -3,8 +3,8 @@ where Langfuse allows it), with a short in-process cache so a hot path costs one
 
 Revocation reaches a running process within `cache_seconds`; a key that fails is never cached.
 A key in steady use is looked up again in the background once three quarters of `cache_seconds`
-have passed, so its requests do not wait on PostgreSQL every `cache_seconds` (under a loaded
-host that round trip, not the request's own work, set the accept latency's tail). Requests that
+have passed, so its requests do not wait on PostgreSQL every `cache_seconds` (a round trip of a
+few ms, tens on a loaded host, in front of a request that otherwise takes ~10). Requests that
 miss the cache together share one lookup.
 """
 
@@ -120,9 +120,9 @@ class Authenticator:
         if task.cancelled():
             return
         exc = task.exception()
-        # A background refresh has no request to report to. A rejected key is already dropped;
-        # any other failure (PostgreSQL unreachable) leaves the entry to expire, and the request
-        # after that reports it.
+        # Logged because a background refresh has no request to report to. A rejected key is
+        # already dropped; any other failure (PostgreSQL unreachable) leaves the entry to expire,
+        # and the request after that reports it.
         if exc is not None and not isinstance(exc, ApiError):
             log.warning("could not re-check an API key: %s", exc)
 
