@@ -53,6 +53,7 @@ class Log:
 
 
 def check_and_keep(log: Log, body: bytes, gzipped: bool) -> int:
+    # Every span is visited, as the accept check visits each one for partial success.
     plain = zlib.decompress(body, 31) if gzipped else body
     request = ExportTraceServiceRequest.FromString(plain)
     spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)

@@ -223,7 +223,8 @@ async def fixed_rate(
             t = time.perf_counter()
             if await post_otlp(http, server.url, ready.pop()[0]) is not None:
                 raise RuntimeError("429 during the warm-up")
-            first = time.perf_counter() - t if first is None else first
+            if first is None:
+                first = time.perf_counter() - t
             await asyncio.sleep(max(0.0, t + batch / rate - time.perf_counter()))
         watcher = asyncio.create_task(watch())
         with PeakRss(server.process) as peak, HostCpu() as host:

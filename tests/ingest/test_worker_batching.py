@@ -31,19 +31,19 @@ class _Pipeline:
         self.intake = Intake(blob, self.queue, cfg)
         self.dead = dead
         self.mapper = PayloadMapper(0)
-        self.ch, self.blob, self.batch_messages = ch, blob, batch_messages
-        self.worker = self.new_worker(cfg)
+        self.ch, self.blob, self.cfg, self.batch_messages = ch, blob, cfg, batch_messages
+        self.worker = self.new_worker()
         self.sent = 0
         self.task: asyncio.Task[None] | None = None
 
-    def new_worker(self, cfg: CollectorConfig) -> IngestWorker:
+    def new_worker(self) -> IngestWorker:
         return IngestWorker(
             ch=self.ch,
             blob=self.blob,
             queue=self.queue,
             processor=RowProcessor(self.ch, mapper=self.mapper),
             dead_letters=self.dead,
-            cfg=cfg,
+            cfg=self.cfg,
             batch_messages=self.batch_messages,
         )
 
@@ -117,7 +117,7 @@ async def test_a_stop_is_noticed_quickly_whatever_the_wait(
             await p.task
         await p.send()
         p.task = None
-        p.worker = p.new_worker(CollectorConfig(batch_max_wait_ms=600_000))
+        p.worker = p.new_worker()
         p.start()
         await asyncio.sleep(0.5)  # the worker holds the payload, gathering for ten minutes
         assert p.worker.stats.payloads == 0
