@@ -19,7 +19,7 @@ from spyglass.store.clickhouse.migrate import migrate
 from spyglass.store.config import ClickHouseConfig
 from tests.harness import Harness
 
-pytest_plugins = ["tests.engines.fixtures"]
+pytest_plugins = ["tests.engines.fixtures", "tests.no_skips"]
 
 os.environ.setdefault("SPYGLASS_TESTING", "1")
 # gRPC core logs an info line whenever a subprocess is forked while its threads run.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
-import sys
 import threading
 import time
 import uuid
@@ -18,8 +17,6 @@ import pytest
 from spyglass.collector.worker.cpu_priority import CHDB_MERGE_THREADS, ThreadLowerer, lower_threads, thread_name
 from spyglass.collector.worker.mapping import PayloadMapper
 from spyglass.store.clickhouse.client import ClickHouse
-
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
 
 _PR_SET_NAME = 15
 
