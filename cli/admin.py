@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
+import asyncpg
 import click
 
 from spyglass.cli.runtime import DataDirLock, load_or_create_secrets
@@ -26,7 +27,7 @@ from spyglass.store.postgres.tenancy import Tenancy
 
 
 @contextlib.asynccontextmanager
-async def admin_pool(settings: Settings) -> AsyncIterator[object]:
+async def admin_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     if settings.postgres.url is None and DataDirLock(settings.data_dir).held_by_other():
         socket_dir = EmbeddedPostgres(settings.postgres.embedded_dir).socket_dir
         pool = await create_pool(dsn_for_socket(socket_dir), min_size=1, max_size=2)
@@ -96,7 +97,7 @@ async def check_health(settings: Settings, url: str | None) -> int:
 
 async def create_project(settings: Settings, name: str, org_name: str | None) -> int:
     async with admin_pool(settings) as pool:
-        tenancy = Tenancy(pool)  # type: ignore[arg-type]
+        tenancy = Tenancy(pool)
         orgs = await tenancy.list_organizations()
         if org_name:
             org = await tenancy.get_organization_by_name(org_name) or await tenancy.create_organization(org_name)
@@ -105,7 +106,7 @@ async def create_project(settings: Settings, name: str, org_name: str | None) ->
         else:
             org = await tenancy.create_organization("default")
         project = await tenancy.create_project(org.id, name)
-        key = await ApiKeys(pool, _salt(settings)).create_key(project.id)  # type: ignore[arg-type]
+        key = await ApiKeys(pool, _salt(settings)).create_key(project.id)
     click.echo(f"project {project.name} ({project.id}) in organization {org.name}")
     _print_key(key.public_key, key.secret_key)
     return 0
@@ -113,7 +114,7 @@ async def create_project(settings: Settings, name: str, org_name: str | None) ->
 
 async def list_projects(settings: Settings) -> int:
     async with admin_pool(settings) as pool:
-        tenancy = Tenancy(pool)  # type: ignore[arg-type]
+        tenancy = Tenancy(pool)
         orgs = {o.id: o.name for o in await tenancy.list_organizations()}
         projects = await tenancy.list_projects()
     for p in projects:
@@ -123,8 +124,8 @@ async def list_projects(settings: Settings) -> int:
 
 async def create_key(settings: Settings, project_ref: str, note: str | None) -> int:
     async with admin_pool(settings) as pool:
-        project = await _project(Tenancy(pool), project_ref)  # type: ignore[arg-type]
-        key = await ApiKeys(pool, _salt(settings)).create_key(project.id, note)  # type: ignore[arg-type]
+        project = await _project(Tenancy(pool), project_ref)
+        key = await ApiKeys(pool, _salt(settings)).create_key(project.id, note)
     click.echo(f"new key for project {project.name} ({project.id})")
     _print_key(key.public_key, key.secret_key)
     return 0
@@ -132,8 +133,8 @@ async def create_key(settings: Settings, project_ref: str, note: str | None) -> 
 
 async def list_keys(settings: Settings, project_ref: str) -> int:
     async with admin_pool(settings) as pool:
-        project = await _project(Tenancy(pool), project_ref)  # type: ignore[arg-type]
-        keys = await ApiKeys(pool, _salt(settings)).list_keys(project.id, include_revoked=True)  # type: ignore[arg-type]
+        project = await _project(Tenancy(pool), project_ref)
+        keys = await ApiKeys(pool, _salt(settings)).list_keys(project.id, include_revoked=True)
     for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         used = f"last used {k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never used"
@@ -143,7 +144,7 @@ async def list_keys(settings: Settings, project_ref: str) -> int:
 
 async def revoke_key(settings: Settings, public_key: str) -> int:
     async with admin_pool(settings) as pool:
-        done = await ApiKeys(pool, _salt(settings)).revoke_key(public_key)  # type: ignore[arg-type]
+        done = await ApiKeys(pool, _salt(settings)).revoke_key(public_key)
     if not done:
         click.echo(f"no active key {public_key}", err=True)
         return 1

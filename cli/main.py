@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from spyglass.store.errors import SpyglassError
+
+if TYPE_CHECKING:
+    from spyglass.cli.settings import Settings
 
 
 def run(coro_fn: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
@@ -24,7 +27,7 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     sys.exit(code or 0)
 
 
-def load(ctx: click.Context, **overrides: Any):  # type: ignore[no-untyped-def]
+def load(ctx: click.Context, **overrides: Any) -> Settings:
     from spyglass.cli.settings import load_settings
 
     try:

@@ -106,7 +106,7 @@ async def list_dead_letters(settings: Settings, project: str | None, limit: int)
     from spyglass.cli.admin import admin_pool
 
     async with admin_pool(settings) as pool:
-        letters = await DeadLetters(pool).list(project_id=project, limit=limit)  # type: ignore[arg-type]
+        letters = await DeadLetters(pool).list(project_id=project, limit=limit)
     for d in letters:
         click.echo(
             f"{d.created_at:%Y-%m-%d %H:%M:%S}\t{d.project_id or '-'}\t{d.source}\t{d.blob_key or '-'}\t{d.reason}"

@@ -128,7 +128,7 @@ def build_app(
         yield
         await server.stop(grace=settings.api.shutdown_timeout_seconds)
 
-    contexts = [stores_ctx]
+    contexts: list[Callable[[web.Application], AsyncIterator[None]]] = [stores_ctx]
     if "api" in roles:
         contexts.append(init_ctx)
         contexts.append(metrics_cache_ctx(settings.api))

@@ -28,7 +28,7 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
-class ClickHouseSection(_Strict):
+class ClickHouseSection(_Strict, frozen=True):
     url: str | None = None
     user: str = "default"
     password: str = ""
@@ -41,19 +41,19 @@ class ClickHouseSection(_Strict):
     mark_cache_bytes: int = 128 * 1024 * 1024
 
 
-class PostgresSection(_Strict):
+class PostgresSection(_Strict, frozen=True):
     url: str | None = None
     migrate: bool = True
     pool_min: int = 1
     pool_max: int = 10
 
 
-class RedisSection(_Strict):
+class RedisSection(_Strict, frozen=True):
     url: str | None = None
     key_prefix: str = "spyglass"
 
 
-class BlobSection(_Strict):
+class BlobSection(_Strict, frozen=True):
     bucket: str | None = None
     prefix: str = ""
     region: str = "auto"
@@ -64,13 +64,13 @@ class BlobSection(_Strict):
     journal: bool | None = None  # None: on for the events store
 
 
-class BlobsSection(_Strict):
+class BlobsSection(_Strict, frozen=True):
     events: BlobSection = BlobSection()
     media: BlobSection = BlobSection()
     exports: BlobSection = BlobSection()
 
 
-class InitSection(_Strict):
+class InitSection(_Strict, frozen=True):
     org_id: str | None = None
     org_name: str | None = None
     project_id: str | None = None
@@ -83,7 +83,7 @@ class InitSection(_Strict):
     user_password: str | None = None
 
 
-class _File(_Strict):
+class _File(_Strict, frozen=True):
     data_dir: str = ".spyglass"
     salt: str | None = None
     encryption_key: str | None = None

@@ -52,7 +52,8 @@ def inflate(data: bytes, encoding: str, limit: int) -> bytes:
             # max_length = what is left under the cap, plus one byte to tell "exactly at the cap"
             # from "over it".
             out = d.decompress(rest, limit + 1 - size)
-        except zlib.error as exc:
+        # zlib_ng.pyi declares `error: Exception` (an instance); at run time it is the exception class.
+        except zlib.error as exc:  # type: ignore[misc]
             raise InflateError(str(exc)) from None
         size += len(out)
         if size > limit:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import LIFECYCLE, Lifecycle
@@ -24,7 +25,7 @@ RouteGroup = Callable[[web.Application], None]
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     lifecycle = request.app[LIFECYCLE]
     lifecycle.in_flight += 1
     try:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import msgspec
 
 from spyglass.store.blob import BlobStore, open_blob_store
@@ -69,7 +70,7 @@ class Stores:
         return self.clickhouse
 
     @property
-    def pg(self):  # type: ignore[no-untyped-def]
+    def pg(self) -> asyncpg.Pool:
         return self.postgres.pool
 
     async def check(self) -> None:

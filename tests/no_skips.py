@@ -22,6 +22,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    terminalreporter.write_line(f"skipped: {len(_skipped)}" + (" — a run that skips any test fails" if _skipped else ""))
+    terminalreporter.write_line(
+        f"skipped: {len(_skipped)}" + (" — a run that skips any test fails" if _skipped else "")
+    )
     for nodeid, reason in _skipped.items():
         terminalreporter.write_line(f"  SKIPPED {nodeid}: {reason}", red=True)

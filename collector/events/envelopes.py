@@ -181,10 +181,7 @@ ObservationEvent = (
 )
 IngestionEvent = TraceCreate | ObservationEvent | ScoreCreate | SdkLog | DatasetRunItemCreate
 
-EVENT_TYPES: frozenset[str] = frozenset(
-    str(cls.__struct_config__.tag)
-    for cls in IngestionEvent.__args__  # type: ignore[attr-defined]
-)
+EVENT_TYPES: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in IngestionEvent.__args__)
 
 
 def observation_type(event: ObservationEvent) -> str:
@@ -199,6 +196,6 @@ def entity_key(event: IngestionEvent) -> tuple[str, str] | None:
     """``(entity type, body id)`` the event writes to; None for ``sdk-log``."""
     if event.ENTITY is None:
         return None
-    body_id = event.body.id  # type: ignore[union-attr]
+    body_id = event.body.id
     assert body_id is not None  # the envelope fills a missing body id
     return event.ENTITY, body_id

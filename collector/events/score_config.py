@@ -61,6 +61,7 @@ def apply_score_config(
     if config.data_type in ("CATEGORICAL", "TEXT") and text is None:
         return reject(f"value must be a string for config type {config.data_type}")
 
+    columns: tuple[str, float, str | None]
     if config.data_type == "NUMERIC":
         assert number is not None
         if config.min_value is not None and number < config.min_value:

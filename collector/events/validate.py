@@ -61,7 +61,7 @@ def require_utf8(data: bytes | bytearray | memoryview | str) -> None:
         raise InvalidRequest(f"request body is not valid UTF-8: {error}") from None
 
 
-def _event_id(raw: msgspec.Raw) -> str:
+def _event_id(raw: bytes | msgspec.Raw) -> str:
     """The envelope id of an event that failed validation, for its error entry; else ``unknown``."""
     try:
         probe = _ID_PROBE.decode(raw)

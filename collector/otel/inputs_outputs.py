@@ -176,6 +176,7 @@ def _vercel(attrs: dict[str, Any]) -> InputOutput | None:
     text = attrs.get("ai.response.text")
     tool_calls = attrs.get("ai.response.toolCalls")
     out_key: str | None
+    used: tuple[str, ...]
     if text is not None and tool_calls is not None:
         found_out: Any = json_text({"role": "assistant", "content": text, "tool_calls": parse_or_raw(tool_calls)})
         used = ("ai.response.text", "ai.response.toolCalls")

@@ -99,11 +99,11 @@ def _vercel_operation(attrs: dict[str, Any]) -> str | None:
 def infer_observation_type(attrs: dict[str, Any], span_name: str, scope_name: str, old_python_sdk: bool) -> str:
     declared = attrs.get(K.LF_TYPE)
     if declared is not None:
-        found = _lower(declared).upper()
-        if found in OBSERVATION_TYPES:
-            if found == "SPAN" and old_python_sdk and any(k in attrs for k in _OLD_SDK_GENERATION_KEYS):
+        declared_type = _lower(declared).upper()
+        if declared_type in OBSERVATION_TYPES:
+            if declared_type == "SPAN" and old_python_sdk and any(k in attrs for k in _OLD_SDK_GENERATION_KEYS):
                 return "GENERATION"
-            return found
+            return declared_type
 
     kind = attrs.get("openinference.span.kind")
     if kind is not None:

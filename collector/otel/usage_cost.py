@@ -237,7 +237,8 @@ def _vercel_usage(attrs: dict[str, Any]) -> dict[str, int]:
                 usage[bucket] = count
     anthropic = provider.get("anthropic")
     if type(anthropic) is dict:
-        inner = anthropic.get("usage") if type(anthropic.get("usage")) is dict else anthropic
+        nested = anthropic.get("usage")
+        inner = nested if type(nested) is dict else anthropic
         for source, bucket in (
             ("cache_creation_input_tokens", "input_cache_creation"),
             ("cache_read_input_tokens", "input_cached_tokens"),

@@ -223,12 +223,12 @@ def to_tags(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         tags = []
         for item in value:
-            text = to_text(item)
-            if text:
-                tags.append(text)
+            item_text = to_text(item)
+            if item_text:
+                tags.append(item_text)
         return tags
-    text = to_text(value)
-    return [text] if text else []
+    single = to_text(value)
+    return [single] if single else []
 
 
 def to_count(value: Any) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -80,7 +80,8 @@ def _costs(amounts: dict[str, Amount], to_stored: Callable[[Amount], float]) -> 
         return {}, None
     total = amounts.get("total")
     if total is None:
-        total = sum(amounts.values())
+        # Never the empty sum's int 0: `amounts` is non-empty here.
+        total = cast("Amount", sum(amounts.values()))
     details = {key: to_stored(amount) for key, amount in amounts.items()}
     total_cost = to_stored(total)
     details.setdefault("total", total_cost)

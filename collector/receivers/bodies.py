@@ -16,14 +16,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypedDict, TypeVar
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from spyglass.collector.compression import INFLATABLE, InflatedTooLarge, InflateError, inflate
 
+
+class RunnerKwargs(TypedDict):
+    auto_decompress: bool
+
+
 # AppRunner / web.Server keyword arguments the receivers expect.
-RUNNER_KWARGS = {"auto_decompress": False}
+RUNNER_KWARGS: RunnerKwargs = {"auto_decompress": False}
 
 _RAW = "_spyglass_raw_body"
 
@@ -46,6 +53,13 @@ def raw_body(handler: H) -> H:
     """Mark a handler that reads compressed bodies itself (the middleware leaves them alone)."""
     setattr(handler, _RAW, True)
     return handler
+
+
+def payload_error(exc: RequestPayloadError) -> str:
+    """Why the body could not be read: the HTTP parser's own message. aiohttp raises a
+    RequestPayloadError (which has no `message`) made from the parser's error, kept as its cause."""
+    cause = exc.__cause__
+    return (cause.message if isinstance(cause, HttpProcessingError) else str(exc)).strip()
 
 
 def body_limit(request: web.Request) -> int:

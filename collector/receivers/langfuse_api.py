@@ -6,7 +6,7 @@ raw log as one payload and queued, and the answer says which were accepted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -22,10 +22,11 @@ from spyglass.collector.events import (
     parse_ingestion_body,
     parse_scores_body,
 )
+from spyglass.collector.events.legacy_api import Method, Resource
 from spyglass.collector.http.errors import ApiError, bad_request, json_response
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
-from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, raw_body
+from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, payload_error, raw_body
 from spyglass.collector.worker.process import encode_events
 
 log = logging.getLogger("spyglass.collector.ingestion")
@@ -45,7 +46,7 @@ async def _read(request: web.Request) -> bytes:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, f"body exceeds {limit} bytes") from None
     except RequestPayloadError as exc:
-        raise bad_request(f"cannot read body: {exc.message.strip()}") from None
+        raise bad_request(f"cannot read body: {payload_error(exc)}") from None
     coding = compressed_encoding(request)
     if coding is None:
         return body
@@ -101,7 +102,7 @@ async def scores(request: web.Request) -> web.Response:
     return json_response(payload, status)
 
 
-def _legacy(resource: str, method: str):  # type: ignore[no-untyped-def]
+def _legacy(resource: Resource, method: Method) -> Callable[[web.Request], Awaitable[web.Response]]:
     @raw_body
     async def handler(request: web.Request) -> web.Response:
         scope = await request.app[AUTH].authenticate(request)
@@ -109,7 +110,7 @@ def _legacy(resource: str, method: str):  # type: ignore[no-untyped-def]
             raise ApiError(403, "Forbidden: an organization key cannot ingest; use a project key")
         body = await _read(request)
         try:
-            event = convert_legacy_request(resource, method, body)  # type: ignore[arg-type]
+            event = convert_legacy_request(resource, method, body)
         except InvalidRequest as exc:
             raise bad_request(str(exc)) from None
         await _persist(request, scope.project_id, [event])
@@ -122,7 +123,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/public/ingestion", ingestion)
     app.router.add_post("/api/public/scores", scores)
     app.router.add_post("/api/public/traces", _legacy("traces", "POST"))
-    for resource in ("spans", "generations"):
+    resources: tuple[Resource, ...] = ("spans", "generations")
+    for resource in resources:
         app.router.add_post(f"/api/public/{resource}", _legacy(resource, "POST"))
         app.router.add_patch(f"/api/public/{resource}", _legacy(resource, "PATCH"))
     app.router.add_post("/api/public/events", _legacy("events", "POST"))

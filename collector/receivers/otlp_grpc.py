@@ -45,7 +45,7 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
     def __init__(self, state: Mapping[Any, Any]) -> None:
         self._state = state
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails):  # type: ignore[override]
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         if handler_call_details.method == EXPORT_METHOD:
             return grpc.unary_unary_rpc_method_handler(self._export)
         return None
@@ -59,6 +59,10 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
             scope = await self._state[AUTH].check(header)
         except ApiError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
+        if scope.project_id is None:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "Forbidden: an organization key cannot ingest; use a project key"
+            )
         try:
             await self._state[INTAKE].check_capacity()
         except Overloaded as exc:

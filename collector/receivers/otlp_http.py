@@ -23,9 +23,9 @@ from spyglass.collector.http.errors import ApiError
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
 from spyglass.collector.otel import OtlpDecodeError
-from spyglass.collector.rawlog import Encoding
+from spyglass.collector.rawlog import Encoding, Fmt
 from spyglass.collector.receivers import otlp_status as st
-from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, raw_body
+from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, payload_error, raw_body
 from spyglass.collector.receivers.inspect import Inspection, inspect_request
 from spyglass.store.errors import RetryableError
 
@@ -58,7 +58,7 @@ def _check(received: bytes, coding: str | None, fmt: str, limit: int) -> _Checke
     return _Checked(plain, "identity", inspection)
 
 
-def _format(request: web.Request) -> tuple[str, str] | None:
+def _format(request: web.Request) -> tuple[str, Fmt] | None:
     ctype = request.content_type.lower()
     if ctype in ("application/x-protobuf", "application/protobuf"):
         return st.PROTOBUF, "pb"
@@ -84,6 +84,8 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
         scope = await request.app[AUTH].authenticate(request)
     except ApiError as exc:
         return st.error(ctype, exc.status_code, exc.message)
+    if scope.project_id is None:
+        return st.error(ctype, 403, "Forbidden: an organization key cannot ingest; use a project key")
     intake = request.app[INTAKE]
     try:
         await intake.check_capacity()
@@ -95,7 +97,7 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         return st.error(ctype, 413, f"body exceeds {limit} bytes after decompression")
     except RequestPayloadError as exc:
-        return st.error(ctype, 400, f"cannot read body ({encoding or 'identity'}): {exc.message.strip()}")
+        return st.error(ctype, 400, f"cannot read body ({encoding or 'identity'}): {payload_error(exc)}")
     if not received:
         return st.success(ctype)
     coding = compressed_encoding(request)

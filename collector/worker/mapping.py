@@ -95,6 +95,14 @@ def needs_worker(row: ObservationRow) -> bool:
     return bool(row.prompt_name) and row.prompt_version is not None and row.prompt_id is None
 
 
+def prompt_to_link(row: ObservationRow) -> tuple[str, int] | None:
+    """The (prompt name, version) whose id the row still needs (`needs_worker`), else None."""
+    name, version = row.prompt_name, row.prompt_version
+    if name and version is not None and row.prompt_id is None:
+        return name, version
+    return None
+
+
 def map_payload(task: MapTask, max_inflated: int = DEFAULT_MAX_INFLATED) -> MappedPayload | str:
     """A payload's insert-ready rows, or the reason it can never be decoded (a str: errors
     cross processes as text, since exception classes with their own constructors do not

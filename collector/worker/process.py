@@ -47,7 +47,7 @@ from spyglass.collector.otel import ExperimentItem, merge_trace_patch
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.encode import decode_rows
 from spyglass.collector.worker.loop import Payload, Prepared
-from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels, needs_worker
+from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels, prompt_to_link
 from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache
 from spyglass.store.clickhouse.client import ClickHouse
@@ -370,8 +370,8 @@ class RowProcessor:
             # (its stored version, if any, was loaded up front: see `_entities`).
             for w in wrappers:
                 key = (pid, w.trace_id)
-                current = batch.traces.get(key) or batch.stored_traces.get(key)
-                batch.traces[key] = merge_trace(current, [wrapper_trace_event(w)], pid, version)
+                current_trace = batch.traces.get(key) or batch.stored_traces.get(key)
+                batch.traces[key] = merge_trace(current_trace, [wrapper_trace_event(w)], pid, version)
 
     # -- score configs -----------------------------------------------------------------------
 
@@ -410,13 +410,14 @@ class RowProcessor:
             return
         wanted: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for (pid, _), row in batch.observations.items():
-            if needs_worker(row):
-                wanted[pid].add((row.prompt_name, row.prompt_version))
+            pair = prompt_to_link(row)
+            if pair is not None:
+                wanted[pid].add(pair)
         for pid, pairs in wanted.items():
             ids = await self._resolve_prompts(pid, sorted(pairs))
             for key, row in batch.observations.items():
-                if key[0] == pid and needs_worker(row):
-                    prompt_id = ids.get((row.prompt_name, row.prompt_version))
+                if key[0] == pid and (pair := prompt_to_link(row)) is not None:
+                    prompt_id = ids.get(pair)
                     if prompt_id is not None:
                         batch.observations[key] = msgspec.structs.replace(row, prompt_id=prompt_id)
 

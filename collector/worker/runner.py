@@ -9,12 +9,20 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypedDict
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.worker.cpu_priority import ThreadLowerer
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import RowProcessor
+from spyglass.collector.worker.process import (
+    ExperimentSink,
+    ModelsLoader,
+    PromptResolver,
+    RowProcessor,
+    RunItemSink,
+    ScoreConfigLoader,
+)
 from spyglass.collector.worker.recovery import Watermark, recover
 from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
@@ -97,7 +105,17 @@ async def _keep_watermark(worker: IngestWorker, stores: Stores, watermark: Water
             watermark.advance(time.time())
 
 
-def _hooks(stores: Stores) -> dict[str, object]:
+class _Hooks(TypedDict):
+    """RowProcessor's PostgreSQL-backed keyword arguments."""
+
+    load_models: ModelsLoader
+    record_experiments: ExperimentSink
+    record_run_items: RunItemSink
+    resolve_prompts: PromptResolver
+    load_score_configs: ScoreConfigLoader
+
+
+def _hooks(stores: Stores) -> _Hooks:
     pool = stores.pg
     return {
         "load_models": lambda pid: load_model_definitions(pool, pid),

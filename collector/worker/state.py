@@ -18,12 +18,12 @@ from spyglass.store.clickhouse.rows import TIME_COLUMNS, ObservationRow, ScoreRo
 
 R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
 
-_TABLE = {TraceRow: "traces", ObservationRow: "observations", ScoreRow: "scores"}
+_TABLE: dict[type[msgspec.Struct], str] = {TraceRow: "traces", ObservationRow: "observations", ScoreRow: "scores"}
 
 
 class RowCache(Generic[R]):
     def __init__(self, kind: type[R], max_entries: int = 50_000) -> None:
-        self.kind = kind
+        self.kind: type[R] = kind
         self.table = _TABLE[kind]
         self._max = max_entries
         self._rows: OrderedDict[tuple[str, str], R] = OrderedDict()

@@ -98,10 +98,12 @@ class RedisPromptCache:
         if not epoch:
             return None
         try:
-            return await self._redis.get(self._entry_key(project_id, epoch, key))
+            value = await self._redis.get(self._entry_key(project_id, epoch, key))
         except redis_errors.RedisError as exc:
             log.warning("prompt cache unavailable, reading through: %s", exc)
             return None
+        # bytes (the client is made without decode_responses); a str only from a decoding client.
+        return value.encode() if isinstance(value, str) else value
 
     async def put(self, project_id: str, epoch: str, key: str, value: bytes) -> None:
         if not epoch:

@@ -127,7 +127,7 @@ async def page(
     return [shape(r) for r in rows], int(total)
 
 
-def shape(row: Mapping[str, Any]) -> dict[str, Any]:
+def shape(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": row["id"],
         "projectId": row["project_id"],

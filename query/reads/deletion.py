@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -44,6 +44,7 @@ from spyglass.store.postgres.notify import ROWS_DELETED, notify
 log = logging.getLogger("spyglass.query.deletion")
 
 R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
+Row = TraceRow | ObservationRow | ScoreRow
 
 _TABLES: dict[type[msgspec.Struct], str] = {TraceRow: "traces", ObservationRow: "observations", ScoreRow: "scores"}
 # The columns a sort key (or a read's time window) is made of, besides id.
@@ -107,17 +108,17 @@ async def _versions(ch: ClickHouse, kind: type[R], project_id: str, column: str,
     return out
 
 
-def _tombstones(rows: Iterable[R], version_ts: float) -> list[R]:
-    out = []
+def _tombstones(rows: Iterable[Row], version_ts: float) -> list[Row]:
+    out: list[Row] = []
     for row in rows:
         blank = _BLANK[type(row)]
         out.append(msgspec.structs.replace(row, is_deleted=1, event_ts=version_ts, updated_at=version_ts, **blank))
     return out
 
 
-def _version_ts(*groups: Iterable[msgspec.Struct]) -> float:
+def _version_ts(*groups: Iterable[Row]) -> float:
     """Now, or just after the newest version seen if a clock ran ahead of ours."""
-    newest = max((row.event_ts for rows in groups for row in rows), default=0.0)  # type: ignore[attr-defined]
+    newest = max((row.event_ts for rows in groups for row in rows), default=0.0)
     return max(time.time(), newest + 1e-6)
 
 
@@ -134,7 +135,12 @@ async def delete_traces(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, tra
     version_ts = _version_ts(traces, observations, scores)
     # Children first, the trace last: if an insert fails midway the trace is still listed, so the
     # client sees the error and can retry the delete, instead of a hidden trace with live children.
-    for table, rows in (("observations", observations), ("scores", scores), ("traces", traces)):
+    tables: tuple[tuple[str, Sequence[Row]], ...] = (
+        ("observations", observations),
+        ("scores", scores),
+        ("traces", traces),
+    )
+    for table, rows in tables:
         if rows:
             await ch.insert_json(table, json_each_row(_tombstones(rows, version_ts)))
     await _notify(pool, project_id)

@@ -74,7 +74,7 @@ _FULL = [
 FULL_COLUMNS = ", ".join(_FULL)
 
 
-def span_detail(r: dict[str, Any]) -> dict[str, str]:
+def span_detail(r: Mapping[str, Any]) -> dict[str, str]:
     """OpenTelemetry span events and links (JSON text), shown as metadata keys `spanEvents` and
     `spanLinks` so every client that reads metadata sees them; a user's own key of the same
     name wins."""

@@ -130,6 +130,7 @@ async def create(pg: asyncpg.Pool, project_id: str, cfg: NewConfig) -> dict[str,
             cfg.categories,
             cfg.description,
         )
+    assert row is not None  # INSERT ... RETURNING always yields the row
     return shape(row)
 
 
@@ -195,10 +196,11 @@ async def update(pg: asyncpg.Pool, project_id: str, config_id: str, body: Mappin
                 archived,
                 description,
             )
+    assert updated is not None  # the row was locked FOR UPDATE above
     return shape(updated)
 
 
-def shape(row: Mapping[str, Any]) -> dict[str, Any]:
+def shape(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],

@@ -101,7 +101,10 @@ def metrics_cache_ctx(api: ApiConfig) -> Callable[[web.Application], AsyncIterat
         if cache.max_rows <= 0:
             yield
             return
-        handlers = {ROWS_DELETED: cache.on_project_changed, ROWS_WRITTEN: cache.on_written}
+        handlers: dict[str, Callable[[str], object]] = {
+            ROWS_DELETED: cache.on_project_changed,
+            ROWS_WRITTEN: cache.on_written,
+        }
         task = asyncio.create_task(follow(app[STORES].pg, handlers, cache.listening), name="metrics-cache")
         try:
             yield

@@ -148,7 +148,7 @@ def _prices(raw: Mapping[str, Any], what: str) -> dict[str, Decimal]:
 
 
 def _tier(raw: TierInput) -> NewTier:
-    conditions = []
+    conditions: list[dict[str, Any]] = []
     for condition in raw.conditions:
         try:
             parsed = tier_condition_from_json(condition)

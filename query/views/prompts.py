@@ -8,6 +8,8 @@ Names may contain `/` (folders); current clients send them URL-encoded as one pa
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from spyglass.collector.http.errors import bad_request, json_response, not_found
@@ -152,7 +154,7 @@ async def list_versions(request: web.Request) -> web.Response:
     return json_response({"data": data})
 
 
-_NO_USAGE = {
+_NO_USAGE: dict[str, Any] = {
     "generationCount": 0,
     "medianLatencySeconds": None,
     "medianInputTokens": None,

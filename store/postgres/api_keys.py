@@ -13,7 +13,8 @@ from spyglass.store.errors import ConfigError
 from spyglass.store.postgres.faults import NotFound, db_errors
 from spyglass.store.postgres.hashing import display_secret_key, hash_secret_key, new_key_pair, same_hash
 from spyglass.store.postgres.ids import new_id
-from spyglass.store.postgres.rows import ApiKeyInfo, AuthScope, CreatedKey, KeyScope
+from spyglass.store.postgres.pool import Conn
+from spyglass.store.postgres.rows import AccessLevel, ApiKeyInfo, AuthScope, CreatedKey, KeyScope
 
 _log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class ApiKeys:
         if not same_hash(presented, stored) or row is None:
             return None
         await self._touch(row["id"])
-        level = "organization" if row["scope"] == "ORGANIZATION" else "project"
+        level: AccessLevel = "organization" if row["scope"] == "ORGANIZATION" else "project"
         return AuthScope(
             project_id=row["project_id"],
             organization_id=row["organization_id"],
@@ -197,7 +198,7 @@ class ApiKeys:
 
 
 async def insert_key(
-    conn: asyncpg.Pool | asyncpg.Connection,
+    conn: asyncpg.Pool | Conn,
     *,
     salt: str,
     scope: KeyScope,

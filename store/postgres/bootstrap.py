@@ -26,6 +26,7 @@ from spyglass.store.postgres.api_keys import insert_key
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.hashing import hash_password, hash_secret_key, new_key_pair, same_hash
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.pool import Conn
 from spyglass.store.postgres.rows import CreatedKey
 
 DEFAULT_ORG_NAME = "Default Organization"
@@ -150,7 +151,7 @@ async def ensure_init(pool: asyncpg.Pool, init: InitSpec, *, salt: str) -> InitR
     return result
 
 
-async def _default(conn: asyncpg.Connection, salt: str, result: InitResult) -> None:
+async def _default(conn: Conn, salt: str, result: InitResult) -> None:
     if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organizations)"):
         return
     org_id, project_id = new_id(), new_id()
@@ -176,9 +177,7 @@ async def _default(conn: asyncpg.Connection, salt: str, result: InitResult) -> N
     )
 
 
-async def _configured(
-    conn: asyncpg.Connection, init: InitSpec, salt: str, password_hash: str | None, result: InitResult
-) -> None:
+async def _configured(conn: Conn, init: InitSpec, salt: str, password_hash: str | None, result: InitResult) -> None:
     warn = result.warnings.append
     if init.org_id is None:
         warn("LANGFUSE_INIT_ORG_ID is not set: no organization, project, key or user was initialised")
@@ -199,7 +198,7 @@ async def _configured(
         await _user(conn, init, password_hash, result)
 
 
-async def _project(conn: asyncpg.Connection, init: InitSpec, salt: str, result: InitResult) -> None:
+async def _project(conn: Conn, init: InitSpec, salt: str, result: InitResult) -> None:
     warn = result.warnings.append
     assert init.org_id is not None and init.project_id is not None
     # No conflict target: an id that exists, or a name taken in the org, both mean "leave it".
@@ -257,7 +256,7 @@ async def _project(conn: asyncpg.Connection, init: InitSpec, salt: str, result: 
     result.imported_public_key = public_key
 
 
-async def _user(conn: asyncpg.Connection, init: InitSpec, password_hash: str | None, result: InitResult) -> None:
+async def _user(conn: Conn, init: InitSpec, password_hash: str | None, result: InitResult) -> None:
     assert init.org_id is not None and init.user_email is not None
     user_id = await conn.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", init.user_email)
     if user_id is None:

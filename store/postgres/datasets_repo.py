@@ -23,6 +23,7 @@ import msgspec
 
 from spyglass.store.postgres.faults import Conflict, NotFound, db_errors
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.pool import Conn
 
 log = logging.getLogger("spyglass.datasets")
 
@@ -249,6 +250,7 @@ class DatasetsRepo:
                 )
             except asyncpg.UniqueViolationError:
                 raise DatasetConflict(f"A dataset named '{name}' already exists in this project") from None
+        assert row is not None  # INSERT ... RETURNING always yields the row
         return _dataset(row)
 
     async def dataset_by_name(self, project_id: str, name: str) -> DatasetRow | None:
@@ -325,6 +327,7 @@ class DatasetsRepo:
                         "per project and cannot be reused in another dataset"
                     )
                 item = await conn.fetchrow(_ITEM_BY_ID, project_id, item_id)
+        assert item is not None  # just written in this transaction
         return _item(item)
 
     async def get_item(self, project_id: str, item_id: str) -> ItemRow | None:
@@ -448,6 +451,7 @@ class DatasetsRepo:
             for run_id in (preferred_id, new_id()):
                 try:
                     row = await self._pool.fetchrow(sql, run_id, project_id, dataset_id, name, description, metadata)
+                    assert row is not None  # the upsert returns the run it wrote
                     return _run(row)
                 except asyncpg.UniqueViolationError:
                     # The preferred (derived) id is taken by a run of another name: use a fresh one.
@@ -463,6 +467,7 @@ class DatasetsRepo:
                     project_id,
                     run_item_id,
                 )
+        assert row is not None  # just written in this transaction
         return _run_item(row)
 
     async def record_experiment(
@@ -627,7 +632,7 @@ _ITEM_AS_OF_SELECT = """
 
 
 async def _upsert_run_by_id(
-    conn: asyncpg.Connection,
+    conn: Conn,
     project_id: str,
     run_id: str,
     name: str,

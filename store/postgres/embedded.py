@@ -38,6 +38,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import quote
 
 import msgspec
@@ -76,6 +77,16 @@ def bin_dir() -> Path:
     if not (path / "postgres").exists():
         raise StartupError(COMPONENT, None, f"no PostgreSQL binaries under {path}")
     return path
+
+
+class _SubprocessKw(TypedDict, total=False):
+    """The keyword arguments every server command gets (`subprocess.run` / `Popen`)."""
+
+    cwd: str
+    env: dict[str, str]
+    user: int
+    group: int | None
+    extra_groups: list[int]
 
 
 class _RunAs(msgspec.Struct, frozen=True):
@@ -390,8 +401,8 @@ class EmbeddedPostgres:
         self._proc = proc
         self._pid = proc.pid
 
-    def _subprocess_kw(self) -> dict[str, object]:
-        kw: dict[str, object] = {"cwd": str(self.directory), "env": _server_env()}
+    def _subprocess_kw(self) -> _SubprocessKw:
+        kw: _SubprocessKw = {"cwd": str(self.directory), "env": _server_env()}
         if self._run_as.uid is not None:
             kw |= {"user": self._run_as.uid, "group": self._run_as.gid, "extra_groups": []}
         return kw

@@ -18,6 +18,7 @@ import msgspec
 
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.pool import Conn
 
 MEDIA_ID_LENGTH = 22
 
@@ -200,6 +201,7 @@ class MediaRepo:
                         bucket_name,
                         bucket_path,
                     )
+                    assert row is not None  # the upsert returns the row it wrote
                     existing = _record(row)
                 await _link(conn, project_id, media_id, use)
         assert existing is not None
@@ -273,7 +275,7 @@ class MediaRepo:
         ]
 
 
-async def _link(conn: asyncpg.Connection, project_id: str, media_id: str, use: MediaUse) -> None:
+async def _link(conn: Conn, project_id: str, media_id: str, use: MediaUse) -> None:
     if use.kind == "observation":
         await conn.execute(
             "INSERT INTO observation_media (id, project_id, media_id, trace_id, observation_id, field) "

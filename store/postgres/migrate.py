@@ -19,6 +19,7 @@ import msgspec
 
 from spyglass.store.errors import StartupError
 from spyglass.store.postgres.faults import one_line
+from spyglass.store.postgres.pool import Conn
 
 _log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def load_migrations() -> list[Migration]:
 
 
 async def migrate(
-    target: asyncpg.Pool | asyncpg.Connection,
+    target: asyncpg.Pool | Conn,
     *,
     migrations: list[Migration] | None = None,
     lock_timeout: float = 120.0,
@@ -89,9 +90,7 @@ async def migrate(
     return await _migrate(target, todo, lock_timeout, began)
 
 
-async def _migrate(
-    conn: asyncpg.Connection, todo: list[Migration], lock_timeout: float, began: float
-) -> MigrationReport:
+async def _migrate(conn: Conn, todo: list[Migration], lock_timeout: float, began: float) -> MigrationReport:
     # Session lock, not transaction lock: it must span the several per-migration transactions.
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, timeout=lock_timeout)

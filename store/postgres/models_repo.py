@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
@@ -29,6 +29,7 @@ from spyglass.collector.pricing.catalog import CATALOG_FILE
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
 from spyglass.store.postgres.notify import notify
+from spyglass.store.postgres.pool import Conn
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +280,7 @@ class ModelsRepo:
 
 
 async def _insert_model(
-    conn: asyncpg.Connection, project_id: str, model_id: str, model: NewModel, created_at: datetime | None = None
+    conn: Conn, project_id: str, model_id: str, model: NewModel, created_at: datetime | None = None
 ) -> None:
     await conn.execute(
         "INSERT INTO models (id, project_id, model_name, match_pattern, start_date, unit, input_price, "
@@ -311,7 +312,7 @@ def _flat_tier(model: NewModel) -> NewTier:
     )
 
 
-async def _insert_pricing(conn: asyncpg.Connection, project_id: str, model_id: str, model: NewModel) -> None:
+async def _insert_pricing(conn: Conn, project_id: str, model_id: str, model: NewModel) -> None:
     tiers: Sequence[NewTier] = model.pricing_tiers or (_flat_tier(model),)
     prices: list[tuple[str, str, str, str, str, Decimal]] = []
     for tier in tiers:
@@ -336,7 +337,7 @@ async def _insert_pricing(conn: asyncpg.Connection, project_id: str, model_id: s
         )
 
 
-async def _with_tiers(conn: asyncpg.Connection, rows: Iterable[Mapping[str, Any]]) -> list[ModelRecord]:
+async def _with_tiers(conn: Conn, rows: Iterable[asyncpg.Record]) -> list[ModelRecord]:
     models = list(rows)
     if not models:
         return []

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from spyglass.store.postgres.faults import db_errors
+from spyglass.store.postgres.pool import Conn
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +62,21 @@ def decode_written(payload: str) -> list[Written]:
     return _written.decode(payload)
 
 
-async def notify(pool: asyncpg.Pool | asyncpg.Connection, channel: str, payload: str) -> None:
+async def notify(pool: asyncpg.Pool | Conn, channel: str, payload: str) -> None:
     """Send `payload` on `channel`; on a connection inside a transaction it is delivered on commit."""
     with db_errors():
         await pool.execute("SELECT pg_notify($1, $2)", channel, payload)
 
 
 @contextlib.asynccontextmanager
-async def listen(
-    pool: asyncpg.Pool, handlers: Mapping[str, Callable[[str], object]]
-) -> AsyncIterator[asyncpg.Connection]:
+async def listen(pool: asyncpg.Pool, handlers: Mapping[str, Callable[[str], object]]) -> AsyncIterator[Conn]:
     """Call `handlers[channel](payload)` for notifications while the context is open (holds one
     pooled connection). A failing handler is logged and never stops the others."""
 
-    def on_notify(_conn: object, _pid: int, channel: str, payload: str) -> None:
+    def on_notify(_conn: object, _pid: int, channel: str, payload: object) -> None:
         try:
-            handlers[channel](payload)
+            # asyncpg passes the payload as a str (its stubs declare `object`).
+            handlers[channel](str(payload))
         except Exception:
             log.exception("handler for %s failed (payload %s)", channel, payload)
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from spyglass.store.errors import RetryableError, StartupError, mask_url
 from spyglass.store.postgres.faults import COMPONENT, one_line
 
 # Long enough for a loaded server, short enough that a wrong URL fails at startup in seconds.
 DEFAULT_CONNECT_TIMEOUT = 5.0
+
+# A connection as `pool.acquire()` hands it out (a proxy) or as `asyncpg.connect()` makes it.
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy"
 
 _encode = msgspec.json.Encoder()
 _decode = msgspec.json.decode

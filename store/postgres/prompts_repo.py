@@ -17,6 +17,7 @@ import msgspec
 
 from spyglass.store.postgres.faults import Conflict, NotFound, db_errors
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.pool import Conn
 
 LATEST = "latest"
 _NEWEST = "SELECT max(version) FROM prompts q WHERE q.project_id = $1 AND q.name = $2"
@@ -136,8 +137,8 @@ def _condition_sql(c: PromptCondition, bind: Any) -> str:
     else:
         field = _SCALAR_COLUMNS[c.column]
     if c.type == "stringOptions":
-        negate = "NOT " if c.operator == "none of" else ""
-        return f"{negate}({field} = ANY({bind(list(c.value))}::text[]))"
+        not_sql = "NOT " if c.operator == "none of" else ""
+        return f"{not_sql}({field} = ANY({bind(list(c.value))}::text[]))"
     if c.operator in _COMPARE:
         return f"{field} {_COMPARE[c.operator]} {bind(c.value)}"
     if c.operator == "is not empty":
@@ -163,7 +164,7 @@ def _row(record: asyncpg.Record) -> PromptRow:
     return PromptRow(**dict(record))
 
 
-async def _lock(conn: asyncpg.Connection, project_id: str, name: str) -> None:
+async def _lock(conn: Conn, project_id: str, name: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 7702))", project_id, name)
 
 
@@ -349,6 +350,7 @@ class PromptsRepo:
                     labels,
                     new.commit_message,
                 )
+                assert row is not None  # INSERT ... RETURNING always yields the row
                 if dependencies:
                     await conn.executemany(
                         "INSERT INTO prompt_dependencies (id, project_id, parent_id, child_name, child_label, "
@@ -393,6 +395,7 @@ class PromptsRepo:
                     version,
                     merged,
                 )
+        assert row is not None  # the version was checked under the lock
         return _row(row)
 
     async def delete(

@@ -34,6 +34,7 @@ class Tenancy:
                 )
             except asyncpg.UniqueViolationError:
                 raise Conflict(f"organization {id!r} already exists") from None
+        assert row is not None  # INSERT ... RETURNING always yields the row
         return _org(row)
 
     async def list_organizations(self) -> list[Organization]:
@@ -82,6 +83,7 @@ class Tenancy:
                 raise Conflict(f"a project {what} already exists") from None
             except asyncpg.ForeignKeyViolationError:
                 raise NotFound(f"organization {org_id!r} does not exist") from None
+        assert row is not None  # INSERT ... RETURNING always yields the row
         return _project(row)
 
     async def list_projects(self, org_id: str | None = None, *, include_deleted: bool = False) -> list[Project]:

@@ -44,6 +44,7 @@ class Users:
                 )
             except asyncpg.UniqueViolationError:
                 raise Conflict(f"a user with email {email!r} already exists") from None
+        assert row is not None  # INSERT ... RETURNING always yields the row
         return _user(row)
 
     async def get_user_by_email(self, email: str) -> User | None:

@@ -1,12 +1,12 @@
 """The Langfuse JS SDK (v5, `@langfuse/client` + `@langfuse/otel`), installed once with npm into
-`.venv/js-sdk` and run with node against the in-process Spyglass. Skipped without node/npm.
+`.venv/js-sdk` and run with node against the in-process Spyglass. Without node or npm (and no
+way to install them with apt), or when `npm install` fails, the tests fail: they never skip.
 Scripts print one JSON document as their last stdout line."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.harness import Harness, ProjectKeys
+from tests.ui.system_tools import NODE, NPM, require
 
 JS_DIR = Path(__file__).resolve().parents[2] / ".venv" / "js-sdk"
 _PACKAGES = ["@langfuse/client@5", "@langfuse/tracing@5", "@langfuse/otel@5", "@opentelemetry/sdk-trace-node@2"]
@@ -26,26 +27,26 @@ def _installed() -> bool:
 
 
 @pytest.fixture(scope="session")
-def js_sdk() -> Iterator[Path]:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+def js_sdk(pytestconfig: pytest.Config) -> Iterator[Path]:
+    # node (and npm, to install the SDK) are found on PATH or installed with apt; missing, the test fails.
+    require(pytestconfig, NODE)
     if not _installed():
-        if shutil.which("npm") is None:
-            pytest.skip("npm is not installed")
+        (npm,) = require(pytestconfig, NPM)
         JS_DIR.mkdir(parents=True, exist_ok=True)
         package = JS_DIR / "package.json"
         if not package.exists():
             package.write_text('{"name": "spyglass-js-sdk-tests", "private": true, "type": "module"}\n')
+        command = [npm, "install", "--no-audit", "--no-fund", *_PACKAGES]
         try:
-            subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", *_PACKAGES],
-                cwd=JS_DIR,
-                check=True,
-                timeout=600,
-                capture_output=True,
-            )
+            done = subprocess.run(command, cwd=JS_DIR, timeout=600, capture_output=True, text=True)
         except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"cannot install the JS SDK into {JS_DIR}: {exc}")
+            partial = f"{getattr(exc, 'stdout', None) or ''}{getattr(exc, 'stderr', None) or ''}"[-6000:]
+            pytest.fail(f"cannot install the JS SDK into {JS_DIR}: `{' '.join(command)}`: {exc}\n{partial}")
+        if done.returncode != 0 or not _installed():
+            output = (done.stdout + done.stderr)[-6000:]
+            pytest.fail(
+                f"cannot install the JS SDK into {JS_DIR}: `{' '.join(command)}` exited {done.returncode}:\n{output}"
+            )
     yield JS_DIR
 
 

@@ -1,4 +1,8 @@
-"""Fixtures for the web UI tests: an HTTP client and, where Chromium is installed, a browser page."""
+"""Fixtures for the web UI tests: an HTTP client, node, and a headless Chromium page (Playwright).
+
+Chromium and node are found on PATH or installed with apt (tests/ui/system_tools.py); a test
+that cannot have them fails, it never skips.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser, Page
 
-from tests.ui.cdp import Page, chromium_page, find_chromium
+from tests.ui.browser import chromium, recording_page
+from tests.ui.system_tools import CHROMIUM, NODE, require
 
 
 @pytest.fixture(scope="module")
@@ -17,18 +23,33 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-@pytest.fixture(scope="module")
-async def browser_page() -> AsyncIterator[Page]:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    async with chromium_page(binary) as page:
-        yield page
+@pytest.fixture(scope="session")
+def chromium_binary(pytestconfig: pytest.Config) -> str:
+    """Path of Chromium: found, or installed with apt (root only); fails otherwise."""
+    return require(pytestconfig, CHROMIUM)[0]
+
+
+@pytest.fixture(scope="session")
+def node(pytestconfig: pytest.Config) -> str:
+    """Path of node: found, or installed with apt (root only); fails otherwise."""
+    return require(pytestconfig, NODE)[0]
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium_binary: str) -> AsyncIterator[Browser]:
+    """One headless Chromium for the session, driven from the session's event loop."""
+    async with chromium(chromium_binary) as b:
+        yield b
 
 
 @pytest.fixture
-async def page(browser_page: Page) -> Page:
-    """The module's browser page, with a clean slate: blank document, no keys, no recorded errors."""
-    await browser_page.goto("about:blank")
-    browser_page.errors.clear()
-    return browser_page
+def page_errors() -> list[str]:
+    """What the test's page reported: console errors (CSP violations among them) and uncaught exceptions."""
+    return []
+
+
+@pytest.fixture
+async def page(browser: Browser, page_errors: list[str]) -> AsyncIterator[Page]:
+    """A clean slate per test: a fresh context (no stored keys), a blank page, no recorded errors."""
+    async with recording_page(browser, page_errors) as p:
+        yield p

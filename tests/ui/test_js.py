@@ -15,9 +15,7 @@ import pytest
 
 from spyglass.ui import STATIC_DIR
 
-JS_FILES = sorted(STATIC_DIR.glob("*.js"))
-NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
+JS_FILES = sorted(STATIC_DIR.glob("*.js"))  # tests that run them take `node` (tests/ui/conftest.py)
 
 
 @pytest.fixture
@@ -33,10 +31,9 @@ def test_there_are_modules() -> None:
     assert {"app.js", "trace.js", "tree.js", "json.js", "api.js"} <= {f.name for f in JS_FILES}
 
 
-@needs_node
 @pytest.mark.parametrize("name", [f.name for f in JS_FILES])
-def test_js_parses(esm_dir: Path, name: str) -> None:
-    result = subprocess.run([NODE, "--check", str(esm_dir / name)], capture_output=True, text=True, timeout=60)
+def test_js_parses(node: str, esm_dir: Path, name: str) -> None:
+    result = subprocess.run([node, "--check", str(esm_dir / name)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
@@ -100,10 +97,9 @@ TREE_SCRIPT = textwrap.dedent(
 )
 
 
-@needs_node
-def test_tree_logic_on_ten_thousand_observations(esm_dir: Path) -> None:
+def test_tree_logic_on_ten_thousand_observations(node: str, esm_dir: Path) -> None:
     (esm_dir / "check.js").write_text(TREE_SCRIPT)
-    result = subprocess.run([NODE, str(esm_dir / "check.js")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([node, str(esm_dir / "check.js")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["nodes"] == 10_000 + 3 + 1  # observations + orphan + the cycle pair + the trace root
