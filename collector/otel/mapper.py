@@ -32,6 +32,7 @@ from spyglass.collector.otel.span_fields import (
 from spyglass.collector.otel.spans import DecodedExport, RawSpan, SpanGroup
 from spyglass.collector.otel.trace_patch import TracePatch
 from spyglass.collector.otel.usage_cost import (
+    clamped_costs,
     cost_with_total,
     langfuse_usage,
     provided_cost,
@@ -49,6 +50,7 @@ from spyglass.collector.otel.values import (
     to_text,
 )
 from spyglass.collector.pricing import usage_with_total
+from spyglass.collector.pricing.money import MAX_STORED_COST
 from spyglass.collector.toolcalls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.store.clickhouse.rows import ObservationRow
 
@@ -265,6 +267,11 @@ def _map_span(
         observation.provided_usage_details = usage
         observation.usage_details = usage_with_total(usage)
     if cost:
+        clamped = clamped_costs(cost)
+        if clamped:
+            metadata["spyglass.warning"] = (
+                f"cost {', '.join(clamped)} clamped to {MAX_STORED_COST}: the stored cost is below 10^6 USD"
+            )
         cost_details, total_cost = cost_with_total(cost)
         observation.provided_cost_details = cost
         observation.cost_details = cost_details

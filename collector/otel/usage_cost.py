@@ -12,6 +12,7 @@ from typing import Any
 
 from spyglass.collector.otel import keys as K
 from spyglass.collector.otel.values import parse_json_object, to_amount, to_count
+from spyglass.collector.pricing.money import MAX_STORED_COST
 
 _CHAT_KEYS = frozenset(
     {
@@ -339,11 +340,22 @@ def provided_cost(attrs: dict[str, Any]) -> dict[str, float]:
 
 
 def cost_with_total(provided: dict[str, float]) -> tuple[dict[str, float], float | None]:
-    """Provided costs are authoritative: `total` is the given one, else the sum of the rest."""
+    """Provided costs are authoritative: `total` is the given one, else the sum of the rest.
+    Amounts the cost columns cannot hold are clamped (see `clamped_costs`)."""
     if not provided:
         return {}, None
     total = provided.get("total")
     if total is None:
-        total = sum(provided.values())
+        total = min(sum(provided.values()), MAX_STORED_COST)
         return {**provided, "total": total}, total
     return dict(provided), total
+
+
+def clamped_costs(provided: dict[str, float]) -> list[str]:
+    """Clamp, in place, amounts at or beyond Decimal64(12)'s 10^6 to the largest storable one,
+    as the legacy path does; returns the clamped keys. One absurd cost must not fail the insert
+    of the whole payload it came in (an acknowledged payload)."""
+    clamped = [key for key, value in provided.items() if value >= MAX_STORED_COST]
+    for key in clamped:
+        provided[key] = MAX_STORED_COST
+    return clamped

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 
 from spyglass.collector.pricing.definitions import AttributeCondition, TierCondition, UsageCondition
+from spyglass.collector.pricing.patterns import Pattern, PatternError, compile_pattern
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,11 @@ class UsageCheck:
     __slots__ = ("_compare", "_key_hits", "_regex", "_threshold")
 
     def __init__(self, condition: UsageCondition) -> None:
-        flags = 0 if condition.case_sensitive else re.IGNORECASE
         try:
-            self._regex: re.Pattern[str] | None = re.compile(condition.usage_detail_pattern, flags)
-        except re.error:
+            self._regex: Pattern | None = compile_pattern(
+                condition.usage_detail_pattern, ignore_case=not condition.case_sensitive
+            )
+        except PatternError:
             # Upstream treats a condition that cannot be evaluated as false; keep that fail-safe.
             log.warning("pricing tier usage pattern does not compile: %r", condition.usage_detail_pattern)
             self._regex = None

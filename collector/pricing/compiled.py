@@ -8,7 +8,6 @@ hot path never parses or sorts anything.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ import msgspec
 from spyglass.collector.pricing.checks import TierCheck, UsageCheck, compile_condition
 from spyglass.collector.pricing.definitions import ModelDefinition, PricingTier
 from spyglass.collector.pricing.money import to_pico
+from spyglass.collector.pricing.patterns import Pattern, PatternError, compile_pattern
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ModelPrice(msgspec.Struct, frozen=True, kw_only=True):
     unit: str | None
     tokenizer_id: str | None
     tokenizer_config: dict[str, Any] | None
-    regex: re.Pattern[str]
+    regex: Pattern
     default_tier: PriceTier | None
     # Non-default tiers in evaluation order: priority ascending, then definition order.
     conditional_tiers: tuple[PriceTier, ...]
@@ -118,8 +118,8 @@ def _legacy_default_tier(definition: ModelDefinition) -> PriceTier | None:
 
 
 def compile_model(definition: ModelDefinition) -> ModelPrice:
-    """Compile a definition; raises `re.error` when the match pattern is not a Python regex."""
-    regex = re.compile(definition.match_pattern)
+    """Compile a definition; raises `PatternError` when the match pattern is not valid RE2."""
+    regex = compile_pattern(definition.match_pattern)
     default_tier: PriceTier | None = None
     conditional: list[PriceTier] = []
     for tier in definition.pricing_tiers:
@@ -157,8 +157,8 @@ def compile_models(definitions: Iterable[ModelDefinition | ModelPrice]) -> tuple
             continue
         try:
             compiled.append(compile_model(definition))
-        except re.error as exc:
-            # Postgres ARE syntax (\m, [[:alpha:]]...) is not all valid in Python; such a model
+        except PatternError as exc:
+            # Postgres ARE syntax (\m, backreferences...) is not all valid in RE2; such a model
             # cannot match here, which is better than failing every generation of the project.
             log.warning("model %s: match pattern does not compile: %s", definition.id, exc)
     compiled.sort(key=_date_order_key, reverse=True)

@@ -8,7 +8,6 @@ whose pattern matches the same names takes precedence for cost inference of new 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,6 +19,7 @@ from aiohttp import web
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import STORES
 from spyglass.collector.pricing import AttributeCondition, DefinitionError, tier_condition_from_json
+from spyglass.collector.pricing.patterns import PatternError, compile_pattern
 from spyglass.query.reads import scope
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.models_repo import (
@@ -162,8 +162,8 @@ def _tier(raw: TierInput) -> NewTier:
             )
         else:
             try:
-                re.compile(parsed.usage_detail_pattern)
-            except re.error as exc:
+                compile_pattern(parsed.usage_detail_pattern, ignore_case=not parsed.case_sensitive)
+            except PatternError as exc:
                 raise _bad(f"pricing tier '{raw.name}': usageDetailPattern does not compile: {exc}") from None
             conditions.append(
                 {
@@ -206,10 +206,10 @@ def new_model(body: ModelInput) -> NewModel:
     if not body.match_pattern:
         raise _bad("matchPattern must not be empty")
     try:
-        # Cost inference evaluates patterns with Python's `re`; one that fails here never matches.
-        re.compile(body.match_pattern)
-    except re.error as exc:
-        raise _bad(f"matchPattern is not a valid regex pattern: {exc}") from None
+        # Cost inference matches with RE2 (linear time); a pattern it cannot compile never matches.
+        compile_pattern(body.match_pattern)
+    except PatternError as exc:
+        raise _bad(f"matchPattern is not a valid RE2 pattern (no backreferences or lookaround): {exc}") from None
     unit = body.unit or "TOKENS"
     if unit not in UNITS:
         raise _bad(f"unit '{unit}' is not one of {', '.join(UNITS)}")

@@ -144,6 +144,8 @@ async def test_create_with_pricing_tiers(spyglass: Harness) -> None:
 
 BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"modelName": "x", "matchPattern": "(unclosed", "unit": "TOKENS", "inputPrice": 1}, "matchPattern"),
+    # Python's re accepts a backreference; RE2 (linear-time matching) does not, and says so.
+    ({"modelName": "x", "matchPattern": "^(a)\\1$", "unit": "TOKENS", "inputPrice": 1}, "not a valid RE2 pattern"),
     ({"modelName": "x", "matchPattern": "^x$", "unit": "TOKENS"}, "Must provide"),
     (
         {

@@ -1,0 +1,63 @@
+"""A cost the columns cannot hold is clamped on its span, not a reason to lose the payload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from spyglass.collector.pricing.money import MAX_STORED_COST
+from tests.harness import Harness
+
+
+def _span(trace_id: str, span_id: str, name: str, attrs: dict[str, object]) -> dict[str, object]:
+    def value(v: object) -> dict[str, object]:
+        return {"doubleValue": v} if isinstance(v, float) else {"stringValue": str(v)}
+
+    return {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000001000000000",
+        "attributes": [{"key": k, "value": value(v)} for k, v in attrs.items()],
+    }
+
+
+async def test_huge_provided_costs_are_clamped_and_the_payload_is_stored(spyglass: Harness) -> None:
+    keys = await spyglass.new_project()
+    spans = [
+        _span("a" * 32, "1" * 16, "total-1e7", {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.cost": 1e7}),
+        _span("b" * 32, "2" * 16, "total-1e308", {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.cost": 1e308}),
+        _span(
+            "c" * 32,
+            "3" * 16,
+            "details-1e6",
+            {"gen_ai.request.model": "gpt-4o", "langfuse.observation.cost_details": json.dumps({"input": 1e6})},
+        ),
+        _span("d" * 32, "4" * 16, "ordinary", {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.cost": 0.5}),
+    ]
+    body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": spans}]}]}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{spyglass.url}/api/public/otel/v1/traces", json=body, headers=keys.headers) as r:
+            assert r.status == 200, await r.text()
+    await spyglass.wait_idle()
+    for _ in range(50):
+        rows = await spyglass.stores.ch.rows(
+            "SELECT name, total_cost, cost_details, metadata FROM observations FINAL "
+            "WHERE project_id = {p:String} ORDER BY name",
+            {"p": keys.project_id},
+        )
+        if len(rows) == 4:
+            break
+        await asyncio.sleep(0.2)
+    by_name = {row["name"]: row for row in rows}
+    assert set(by_name) == {"total-1e7", "total-1e308", "details-1e6", "ordinary"}
+    for name in ("total-1e7", "total-1e308", "details-1e6"):
+        assert float(by_name[name]["total_cost"]) == MAX_STORED_COST, name
+        assert "clamped" in by_name[name]["metadata"]["spyglass.warning"], name
+    assert float(by_name["details-1e6"]["cost_details"]["input"]) == MAX_STORED_COST
+    assert float(by_name["ordinary"]["total_cost"]) == 0.5
+    assert "spyglass.warning" not in by_name["ordinary"]["metadata"]
