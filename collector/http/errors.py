@@ -42,6 +42,10 @@ class ApiError(Exception):
         return json_response({"message": self.message, "error": self.error}, self.status_code, self.headers)
 
 
+# Ingestion needs a project to file payloads under; every receiver answers an organization key so.
+ORG_KEY_CANNOT_INGEST = "Forbidden: an organization key cannot ingest; use a project key"
+
+
 def bad_request(message: str, error: Any = None) -> ApiError:
     return ApiError(400, message, error=error)
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from spyglass.collector.otel import keys as K
 from spyglass.collector.otel.values import parse_json_object, to_amount, to_count
-from spyglass.collector.pricing.money import MAX_STORED_COST
+from spyglass.collector.pricing.money import COST_LIMIT, MAX_STORED_COST
+
+_COST_LIMIT = float(COST_LIMIT)
 
 _CHAT_KEYS = frozenset(
     {
@@ -352,10 +354,10 @@ def cost_with_total(provided: dict[str, float]) -> tuple[dict[str, float], float
 
 
 def clamped_costs(provided: dict[str, float]) -> list[str]:
-    """Clamp, in place, amounts at or beyond Decimal64(12)'s 10^6 to the largest storable one,
+    """Clamp, in place, amounts at or beyond Decimal64(12)'s limit (10^6) to the largest storable one,
     as the legacy path does; returns the clamped keys. One absurd cost must not fail the insert
     of the whole payload it came in (an acknowledged payload)."""
-    clamped = [key for key, value in provided.items() if value >= MAX_STORED_COST]
+    clamped = [key for key, value in provided.items() if value >= _COST_LIMIT]
     for key in clamped:
         provided[key] = MAX_STORED_COST
     return clamped

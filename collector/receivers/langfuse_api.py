@@ -23,7 +23,7 @@ from spyglass.collector.events import (
     parse_scores_body,
 )
 from spyglass.collector.events.legacy_api import Method, Resource
-from spyglass.collector.http.errors import ApiError, bad_request, json_response
+from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError, bad_request, json_response
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
 from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, payload_error, raw_body
@@ -75,7 +75,7 @@ async def _persist(request: web.Request, project_id: str, events: Sequence[Inges
 async def ingestion(request: web.Request) -> web.Response:
     scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
     if scope.project_id is None:
-        raise ApiError(403, "Forbidden: an organization key cannot ingest; use a project key")
+        raise ApiError(403, ORG_KEY_CANNOT_INGEST)
     body = await _read(request)
     allowed = _SCORES_ONLY if scope.access_level == "scores" else None
     try:
@@ -107,7 +107,7 @@ def _legacy(resource: Resource, method: Method) -> Callable[[web.Request], Await
     async def handler(request: web.Request) -> web.Response:
         scope = await request.app[AUTH].authenticate(request)
         if scope.project_id is None:
-            raise ApiError(403, "Forbidden: an organization key cannot ingest; use a project key")
+            raise ApiError(403, ORG_KEY_CANNOT_INGEST)
         body = await _read(request)
         try:
             event = convert_legacy_request(resource, method, body)

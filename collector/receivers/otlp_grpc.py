@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from spyglass.collector.config import CollectorConfig
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
 from spyglass.collector.otel import OtlpDecodeError
@@ -60,9 +60,7 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
         except ApiError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
         if scope.project_id is None:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED, "Forbidden: an organization key cannot ingest; use a project key"
-            )
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, ORG_KEY_CANNOT_INGEST)
         try:
             await self._state[INTAKE].check_capacity()
         except Overloaded as exc:

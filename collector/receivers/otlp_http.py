@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from spyglass.collector.compression import InflatedTooLarge, InflateError, inflate
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Overloaded
 from spyglass.collector.otel import OtlpDecodeError
@@ -85,7 +85,7 @@ async def export_traces(request: web.Request) -> web.StreamResponse:
     except ApiError as exc:
         return st.error(ctype, exc.status_code, exc.message)
     if scope.project_id is None:
-        return st.error(ctype, 403, "Forbidden: an organization key cannot ingest; use a project key")
+        return st.error(ctype, 403, ORG_KEY_CANNOT_INGEST)
     intake = request.app[INTAKE]
     try:
         await intake.check_capacity()

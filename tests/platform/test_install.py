@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.harness import free_port
@@ -96,9 +97,18 @@ class Server:
                 raise AssertionError(f"spyglass serve did not become ready:\n{self.output[-6000:]}")
             self._ready.wait(0.5)
 
+    def serve_process(self) -> psutil.Process:
+        """The `spyglass serve` process: the one started, or the shell's child running it."""
+        top = psutil.Process(self.proc.pid)
+        for candidate in (top, *top.children(recursive=True)):
+            if "serve" in candidate.cmdline() and any("spyglass" in part for part in candidate.cmdline()):
+                return candidate
+        raise AssertionError(f"no spyglass serve process under pid {self.proc.pid}")
+
     def stop(self) -> None:
-        """SIGTERM to the group (the shell and the server); every process must be gone within 60 s."""
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        """SIGTERM to the server alone, as a process manager sends it; everything it started must be
+        gone within 60 s (their shared stdout reaches EOF)."""
+        self.serve_process().send_signal(signal.SIGTERM)
         if not self._eof.wait(60):
             self.kill()
             raise AssertionError(f"spyglass serve did not stop on SIGTERM:\n{self.output[-4000:]}")
@@ -166,10 +176,12 @@ def _serve_and_check(command: list[str], cwd: Path, ready_timeout: float) -> Non
     try:
         server.wait_ready(ready_timeout)
         ingest_and_read_back(server)
-    finally:
-        if server.proc.poll() is None or not server._eof.is_set():
-            server.stop()
-    assert server.proc.returncode == 0 or server.proc.returncode == -signal.SIGTERM, server.output[-4000:]
+    except BaseException:
+        server.kill()
+        raise
+    server.stop()
+    # A clean drain exits 0 (a shell running it as its last command exits with its status).
+    assert server.proc.returncode == 0, server.output[-4000:]
     assert "Traceback" not in server.output, server.output[-4000:]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.harness import Harness, ProjectKeys
-from tests.ui.system_tools import NODE, NPM, require
+from tests.system_tools import NODE, NPM, require
 
 JS_DIR = Path(__file__).resolve().parents[2] / ".venv" / "js-sdk"
 _PACKAGES = ["@langfuse/client@5", "@langfuse/tracing@5", "@langfuse/otel@5", "@opentelemetry/sdk-trace-node@2"]

@@ -1,6 +1,6 @@
 """Headless Chromium through Playwright's async API, for the UI tests.
 
-The browser is Debian's Chromium (found or installed by tests/ui/system_tools.py), launched with
+The browser is Debian's Chromium (found or installed by tests/system_tools.py), launched with
 `executable_path`: Playwright's own browser download is not used. Each page records its console
 errors and uncaught exceptions; CSP violations reach the console as errors, so they are recorded too.
 """

@@ -1,6 +1,6 @@
 """Fixtures for the web UI tests: an HTTP client, node, and a headless Chromium page (Playwright).
 
-Chromium and node are found on PATH or installed with apt (tests/ui/system_tools.py); a test
+Chromium and node are found on PATH or installed with apt (tests/system_tools.py); a test
 that cannot have them fails, it never skips.
 """
 
@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
+from tests.system_tools import CHROMIUM, NODE, require
 from tests.ui.browser import chromium, recording_page
-from tests.ui.system_tools import CHROMIUM, NODE, require
 
 
 @pytest.fixture(scope="module")
