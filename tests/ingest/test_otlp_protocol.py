@@ -335,3 +335,36 @@ async def test_span_events_and_links_come_back_through_the_read_api(spyglass: Ha
     assert "Boom" in json.dumps(events[0])
     assert links[0]["traceId"] == "09" * 16 or ("09" * 16) in json.dumps(links[0])
     assert "exception" in v2["metadata"]["spanEvents"] and "retry" in v2["metadata"]["spanLinks"]
+
+
+async def test_an_organization_key_cannot_ingest_otlp(spyglass: Harness) -> None:
+    """An organization key has no project to file the payload under: 403 / PERMISSION_DENIED,
+    as the Langfuse ingestion routes answer, and nothing reaches the raw log."""
+    import base64
+
+    import grpc
+
+    from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST
+    from spyglass.store.postgres.api_keys import ApiKeys
+    from spyglass.store.postgres.tenancy import Tenancy
+
+    keys = await spyglass.new_project()
+    project = await Tenancy(spyglass.stores.pg).get_project(keys.project_id)
+    assert project is not None
+    org_key = await ApiKeys(spyglass.stores.pg, spyglass.stores.cfg.salt).create_org_key(project.org_id)
+    org_auth = "Basic " + base64.b64encode(f"{org_key.public_key}:{org_key.secret_key}".encode()).decode()
+    trace_id, (span_id,) = _ids(1)
+    body = _request(_span(trace_id, span_id, "from-an-org-key"))
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(
+            f"{spyglass.url}/v1/traces", data=body, headers={"Authorization": org_auth, "Content-Type": PB}
+        )
+        answer = status_pb2.Status.FromString(await resp.read())
+    assert resp.status == 403
+    assert answer.message == ORG_KEY_CANNOT_INGEST
+    async with grpc_export(spyglass.grpc_target) as export:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await export(body, metadata=(("authorization", org_auth),))
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert info.value.details() == ORG_KEY_CANNOT_INGEST
+    assert [k async for k in spyglass.stores.events_blob.list("raw/None/")] == []
