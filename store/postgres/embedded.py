@@ -288,17 +288,21 @@ class EmbeddedPostgres:
         """
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
+            self._clear_stale_socket_lock()
             return False
         lines = pid_file.read_text(errors="replace").splitlines()
         try:
             pid = int(lines[0])
         except (IndexError, ValueError):
-            pid_file.unlink()
-            return False
-        if not _is_postmaster_of(pid, self.data_dir):
-            # Stale file; its pid may since belong to an unrelated process, which would make
-            # PostgreSQL refuse to start, so remove it ourselves.
+            pid = 0
+        if not pid or not _is_postmaster_of(pid, self.data_dir):
+            # Stale file; its pid may since belong to an unrelated process (or be a zombie not
+            # yet reaped), which would make PostgreSQL refuse to start, so remove it ourselves.
+            # The backends of a killed postmaster exit on their own once they notice; until they
+            # have, the cluster's shared memory is theirs.
+            _wait_for_stragglers(self.data_dir, 10.0)
             pid_file.unlink(missing_ok=True)
+            self._clear_stale_socket_lock()
             return False
         socket_dir = lines[4].strip() if len(lines) > 4 else ""
         if Path(socket_dir) != self._socket_dir:
@@ -310,6 +314,22 @@ class EmbeddedPostgres:
         _log.warning("postgres: stopping server pid %d left running by a previous Spyglass process", pid)
         _terminate(pid, None, 30.0)
         return True
+
+    def _clear_stale_socket_lock(self) -> None:
+        """Remove the socket's lock file when the postmaster it names is gone.
+
+        PostgreSQL removes a stale one itself only when its pid no longer exists: right after a
+        kill -9 that pid is often an unreaped zombie, and the server refuses to start.
+        """
+        lock = self._socket_dir / f".s.PGSQL.{_PORT}.lock"
+        try:
+            first = lock.read_text(errors="replace").split("\n", 1)[0].strip()
+        except FileNotFoundError:
+            return
+        if first.isdigit() and _is_postmaster_of(int(first), self.data_dir):
+            return
+        _log.info("postgres: removing the stale socket lock %s (pid %s is gone)", lock, first or "?")
+        lock.unlink(missing_ok=True)
 
     # ---- initdb and launch --------------------------------------------------------------
 
@@ -457,6 +477,22 @@ def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
         return proc.name() == "postgres" and str(data_dir) in proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def _wait_for_stragglers(data_dir: Path, timeout: float) -> None:
+    """Wait until no process works in `data_dir` (backends chdir to PGDATA); bounded, logged."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for proc in psutil.process_iter(["pid", "cwd", "status"]):
+            if proc.info["cwd"] == str(data_dir) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                left.append(proc.info["pid"])
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            _log.warning("postgres: processes %s of a previous server are still running; starting anyway", left)
+            return
+        time.sleep(0.05)
 
 
 def _terminate(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import asyncpg
+import psutil
 import pytest
 
 from spyglass.store.config import PostgresConfig
@@ -125,6 +129,33 @@ async def test_server_left_by_a_dead_owner_is_taken_over(cluster_copy: Path) -> 
         assert await _query(dsn, "SELECT v FROM survived") == 7
     finally:
         await heir.stop_async()
+
+
+async def test_restart_right_after_a_kill9_of_owner_and_server(cluster_copy: Path) -> None:
+    crashed = EmbeddedPostgres(cluster_copy, durable=False)
+    await crashed.start_async()
+    killed = crashed._proc
+    assert killed is not None
+    # Everything dies at once (OOM killer, kill -9 of the group): the postmaster, unreaped for
+    # now, is a zombie whose pid still answers kill(pid, 0), and its socket lock file stays.
+    os.kill(killed.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.Process(killed.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the killed server did not die"
+        await asyncio.sleep(0.01)
+    crashed._release_lock()
+    crashed._pid = None
+    crashed._proc = None
+    assert (cluster_copy / "run" / ".s.PGSQL.5432.lock").exists()
+    try:
+        heir = EmbeddedPostgres(cluster_copy, durable=False)
+        dsn = await heir.start_async()
+        try:
+            assert await _query(dsn, "SELECT 1") == 1
+        finally:
+            await heir.stop_async()
+    finally:
+        killed.wait()
 
 
 async def test_server_started_by_someone_else_is_refused(cluster_copy: Path, tmp_path: Path) -> None:
