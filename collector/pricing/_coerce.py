@@ -8,10 +8,16 @@ is dropped rather than failing the whole observation.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 # ClickHouse stores usage in UInt64; a larger count could not be written.
 UINT64_MAX = 2**64 - 1
+
+
+def count_sum(counts: Iterable[int]) -> int:
+    """The sum of counts, saturating at the largest storable one instead of wrapping around."""
+    return min(sum(counts), UINT64_MAX)
 
 
 def to_count(value: object) -> int | None:

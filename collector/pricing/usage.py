@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from spyglass.collector.pricing._coerce import to_amount, to_count
+from spyglass.collector.pricing._coerce import count_sum, to_amount, to_count
 from spyglass.collector.pricing.money import stored_cost
 
 _CHAT_MARKERS = ("prompt_tokens", "completion_tokens")
@@ -122,7 +122,7 @@ def provided_usage(usage: object = None, usage_details: object = None, cost_deta
     if "total" not in legacy_usage and not details:
         present = [legacy_usage[k] for k in ("input", "output") if k in legacy_usage]
         if present:
-            legacy_usage["total"] = sum(present)
+            legacy_usage["total"] = count_sum(present)
     legacy_usage.update(details)
     legacy_costs.update(normalize_cost_details(cost_details))
     return ProvidedUsage(usage_details=legacy_usage, cost_details=legacy_costs, unit=unit)
@@ -160,5 +160,5 @@ def usage_with_total(usage_details: Mapping[str, int]) -> dict[str, int]:
     """The stored `usage_details`: the provided map plus `total` = sum of all keys when absent."""
     usage = dict(usage_details)
     if usage and "total" not in usage:
-        usage["total"] = sum(usage.values())
+        usage["total"] = count_sum(usage.values())
     return usage

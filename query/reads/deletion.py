@@ -122,16 +122,23 @@ def _version_ts(*groups: Iterable[Row]) -> float:
     return max(time.time(), newest + 1e-6)
 
 
-async def delete_traces(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, trace_ids: list[str]) -> None:
-    """Hide the traces, their observations and their scores now; purge them in the background."""
+async def delete_traces(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, trace_ids: list[str]) -> set[str]:
+    """Hide the traces, their observations and their scores now; purge them in the background.
+
+    Returns the ids that had anything live in this project (the others are left alone)."""
     ids = sorted(set(trace_ids))
     if not ids:
-        return
+        return set()
     traces, observations, scores = await asyncio.gather(
         _versions(ch, TraceRow, project_id, "id", ids),
         _versions(ch, ObservationRow, project_id, "trace_id", ids),
         _versions(ch, ScoreRow, project_id, "trace_id", ids),
     )
+    found = {t.id for t in traces if not t.is_deleted}
+    found.update(o.trace_id for o in observations if not o.is_deleted and o.trace_id)
+    found.update(s.trace_id for s in scores if not s.is_deleted and s.trace_id)
+    if not found:
+        return found
     version_ts = _version_ts(traces, observations, scores)
     # Children first, the trace last: if an insert fails midway the trace is still listed, so the
     # client sees the error and can retry the delete, instead of a hidden trace with live children.
@@ -150,6 +157,7 @@ async def delete_traces(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, tra
         version_ts,
         [("traces", "id", ids), ("observations", "trace_id", ids), ("scores", "trace_id", ids)],
     )
+    return found
 
 
 async def delete_score(ch: ClickHouse, pool: asyncpg.Pool, project_id: str, score_id: str) -> bool:

@@ -101,7 +101,9 @@ async def get_trace(request: web.Request) -> web.Response:
 
 async def delete_trace(request: web.Request) -> web.Response:
     pid = await project_id(request)
-    await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, [request.match_info["traceId"]])
+    trace_id = request.match_info["traceId"]
+    if not await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, [trace_id]):
+        raise not_found(f"Trace not found within authorized project: {trace_id}")
     rows_deleted(request.app, pid)
     return json_response({"message": "Trace deleted successfully"})
 
@@ -112,8 +114,13 @@ async def delete_traces(request: web.Request) -> web.Response:
     ids = body.get("traceIds")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise bad_request("Invalid request body: 'traceIds' must be a non-empty array of trace id strings")
-    await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, ids)
+    found = await deletion.delete_traces(request.app[STORES].ch, request.app[STORES].pg, pid, ids)
+    if not found:
+        raise not_found(f"None of the {len(set(ids))} traces was found within the authorized project")
     rows_deleted(request.app, pid)
+    missing = len(set(ids)) - len(found)
+    if missing:
+        return json_response({"message": f"Traces deleted; {missing} of them were not found in this project"})
     return json_response({"message": "Traces deleted successfully"})
 
 

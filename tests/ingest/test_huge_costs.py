@@ -61,3 +61,28 @@ async def test_huge_provided_costs_are_clamped_and_the_payload_is_stored(spyglas
     assert float(by_name["details-1e6"]["cost_details"]["input"]) == MAX_STORED_COST
     assert float(by_name["ordinary"]["total_cost"]) == 0.5
     assert "spyglass.warning" not in by_name["ordinary"]["metadata"]
+
+
+async def test_the_largest_usage_count_saturates_its_total(spyglass: Harness) -> None:
+    """2^64-1 input tokens plus 5 output tokens: the inferred total must not wrap around to 4."""
+    keys = await spyglass.new_project()
+    now = "2026-01-01T00:00:00.000Z"
+    largest = 2**64 - 1
+    batch = {
+        "batch": [
+            {
+                "id": "e1",
+                "type": "generation-create",
+                "timestamp": now,
+                "body": {"id": "g-huge", "traceId": "t-huge", "name": "huge", "usage": {"input": largest, "output": 5}},
+            }
+        ]
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{spyglass.url}/api/public/ingestion", json=batch, headers=keys.headers) as r:
+            assert r.status == 207, await r.text()
+        await spyglass.wait_idle()
+        async with http.get(f"{spyglass.url}/api/public/observations/g-huge", headers=keys.headers) as r:
+            assert r.status == 200, await r.text()
+            body = await r.json()
+    assert body["usageDetails"] == {"input": largest, "output": 5, "total": largest}

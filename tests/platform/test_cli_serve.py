@@ -108,6 +108,8 @@ def test_admin_keys_while_serving(served: Served) -> None:
     assert created.returncode == 0, created.stderr
     new_pk = re.search(r"LANGFUSE_PUBLIC_KEY=(\S+)", created.stdout).group(1)  # type: ignore[union-attr]
     new_sk = re.search(r"LANGFUSE_SECRET_KEY=(\S+)", created.stdout).group(1)  # type: ignore[union-attr]
+    # Piped, the secret is a whole line of its own: the last one, newline included.
+    assert created.stdout.endswith(f"  LANGFUSE_SECRET_KEY={new_sk}\n"), repr(created.stdout)
     assert requests.get(f"{served.url}/api/public/projects", auth=(new_pk, new_sk), timeout=5).status_code == 200
     listed = _admin(served.env, "keys", "list", project_id)
     assert new_pk in listed.stdout and new_sk not in listed.stdout

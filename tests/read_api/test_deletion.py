@@ -111,3 +111,15 @@ async def test_delete_validation(api: Api) -> None:
     for body in ({}, {"traceIds": []}, {"traceIds": "abc"}, {"traceIds": [1, 2]}):
         status, err = await api.call("DELETE", "/api/public/traces", json=body)
         assert status == 400 and "'traceIds'" in err["message"], body
+
+
+async def test_deleting_what_is_not_there_says_so(spyglass: Harness, api: Api) -> None:
+    tid, *_ = await seed_trace(spyglass, api, unique("once"))
+    status, _ = await api.call("DELETE", f"/api/public/traces/{tid}")
+    assert status == 200
+    status, body = await api.call("DELETE", f"/api/public/traces/{tid}")
+    assert status == 404 and tid in body["message"]
+    other, *_ = await seed_trace(spyglass, api, unique("other"))
+    status, body = await api.call("DELETE", "/api/public/traces", json={"traceIds": [other, unique("never")]})
+    assert status == 200 and "1 of them were not found" in body["message"]
+    assert (await api.get(f"/api/public/traces/{other}"))[0] == 404

@@ -80,10 +80,10 @@ async def test_deleting_another_projects_trace_or_score_does_nothing(
     spyglass: Harness, api: Api, other_api: Api
 ) -> None:
     theirs = await seed(spyglass, other_api, "u")
-    status, _ = await api.call("DELETE", f"/api/public/traces/{theirs['trace']}")
-    assert status == 200  # idempotent, like upstream: nothing of ours had that id
+    status, body = await api.call("DELETE", f"/api/public/traces/{theirs['trace']}")
+    assert status == 404 and theirs["trace"] in body["message"]  # nothing of ours had that id
     status, _ = await api.call("DELETE", "/api/public/traces", json={"traceIds": [theirs["trace"]]})
-    assert status == 200
+    assert status == 404
     status, _ = await api.call("DELETE", f"/api/public/scores/{theirs['score']}")
     assert status == 404
     assert (await other_api.get(f"/api/public/traces/{theirs['trace']}"))[0] == 200
