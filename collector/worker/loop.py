@@ -4,7 +4,10 @@ A queue entry is acknowledged only after every row made from its payload is comm
 its ingest_log row after them, so a crash at any point leaves either nothing or a replayable
 payload. Transient failures (RetryableError) put the whole batch back with backoff; a payload
 that can never be processed (PermanentError: undecodable, missing blob) or that keeps failing
-past `max_attempts` is recorded as a dead letter with its reason and acknowledged.
+past `max_attempts` is recorded as a dead letter with its reason and acknowledged. A payload whose
+rows the store refuses is first isolated from its batch; then only the rows refused (found by
+bisecting the insert) are left out and recorded as a dead letter, so one bad field never loses an
+acknowledged payload.
 """
 
 from __future__ import annotations
@@ -243,7 +246,8 @@ class IngestWorker:
                 raise staged.error
             prepared = await self._processor.finish(staged.started)
             try:
-                await self._insert(prepared)
+                # A lone payload is past isolating: a row the store refuses is left out, not its payload.
+                await self._insert(prepared, salvage=len(payloads) == 1)
                 self._processor.committed(prepared)
             finally:
                 await self._processor.release(prepared)
@@ -295,7 +299,7 @@ class IngestWorker:
                 payloads.append(Payload(ref, res, m))
         return payloads, bad
 
-    async def _insert(self, prepared: Prepared) -> None:
+    async def _insert(self, prepared: Prepared, *, salvage: bool = False) -> None:
         tables: list[tuple[str, Sequence[msgspec.Struct]]] = [
             ("traces", prepared.traces),
             ("observations", prepared.observations),
@@ -311,9 +315,16 @@ class IngestWorker:
             if items:
                 encoded.setdefault(table, []).append(json_each_row(items))
                 rows += len(items)
+        refused: list[tuple[str, str]] = []
         for table, chunks in encoded.items():
             # One insert (one part) per table and batch.
-            await self._ch.insert_json(table, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if salvage:
+                await self._insert_salvaging(table, data, refused)
+            else:
+                await self._ch.insert_json(table, data)
+        if refused:
+            await self._record_refused(prepared, refused, rows)
         now = time.time()
         log_rows = [
             IngestLogRow(
@@ -336,6 +347,39 @@ class IngestWorker:
             written = written_days(prepared)
             if written:
                 await self._announce(written)
+
+    async def _insert_salvaging(self, table: str, data: bytes, refused: list[tuple[str, str]]) -> None:
+        """Insert `data`; when the store refuses it for good, bisect its lines and leave out only
+        the rows it refuses (appended to `refused` as table and reason)."""
+        try:
+            await self._ch.insert_json(table, data)
+            return
+        except PermanentError as exc:
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) == 1:
+                refused.append((table, str(exc)))
+                return
+        # Halves keep the lines' order, so array rows still come before object rows.
+        middle = len(lines) // 2
+        for half in (lines[:middle], lines[middle:]):
+            await self._insert_salvaging(table, b"\n".join(half) + b"\n", refused)
+
+    async def _record_refused(self, prepared: Prepared, refused: list[tuple[str, str]], rows: int) -> None:
+        payload = prepared.done[0][0] if prepared.done else None
+        tables = sorted({table for table, _ in refused})
+        reason = (
+            f"{len(refused)} of {rows} rows refused by the store and left out ({', '.join(tables)}); "
+            f"the payload's other rows are stored. First refusal: {refused[0][1]}"
+        )
+        log.error("payload %s: %s", payload.ref.key if payload else "?", reason)
+        await self._dead.record(
+            project_id=payload.ref.project_id if payload else None,
+            source=payload.ref.source if payload else "unknown",
+            blob_key=payload.ref.key if payload else "",
+            reason=reason[:2000],
+            attempts=payload.message.attempts if payload else 1,
+        )
+        self.stats.dead_letters += 1
 
     def _backoff(self, attempts: int) -> float:
         return min(30.0, 0.5 * (2 ** max(0, attempts - 1)))

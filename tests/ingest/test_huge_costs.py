@@ -1,13 +1,22 @@
-"""A cost the columns cannot hold is clamped on its span, not a reason to lose the payload."""
+"""A cost the columns cannot hold is clamped on its span, not a reason to lose the payload; a row
+the store still refuses is left out alone."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import aiohttp
 
+from spyglass.collector.config import CollectorConfig
 from spyglass.collector.pricing.money import MAX_STORED_COST
+from spyglass.collector.rawlog import encode_ref, make_ref
+from spyglass.collector.worker.loop import IngestWorker, Payload, Prepared
+from spyglass.store.blob import BlobStore
+from spyglass.store.clickhouse.rows import ObservationRow
+from spyglass.store.postgres.dead_letters import DeadLetters
+from spyglass.store.queue import MemoryQueue
 from tests.harness import Harness
 
 
@@ -86,3 +95,58 @@ async def test_the_largest_usage_count_saturates_its_total(spyglass: Harness) ->
             assert r.status == 200, await r.text()
             body = await r.json()
     assert body["usageDetails"] == {"input": largest, "output": 5, "total": largest}
+
+
+class _OneBadRow:
+    """A processor whose payload maps to five observations, one carrying a cost the store refuses:
+    a stand-in for any field the mapping does not guard yet."""
+
+    def __init__(self, project_id: str) -> None:
+        self.project_id = project_id
+
+    async def start(self, payloads: list[Payload]) -> list[Payload]:
+        return payloads
+
+    async def finish(self, payloads: list[Payload]) -> Prepared:
+        rows = [
+            ObservationRow(id=f"o{i}", trace_id="t-salvage", project_id=self.project_id, type="SPAN", start_time=1.8e9)
+            for i in range(5)
+        ]
+        rows[3].total_cost = 1e12
+        return Prepared(observations=rows, done=[(payloads[0], 5, 0)])
+
+    def committed(self, prepared: Prepared) -> None:
+        return None
+
+    async def release(self, prepared: Prepared) -> None:
+        return None
+
+
+async def test_a_row_the_store_refuses_is_left_out_and_its_payload_stored(
+    spyglass: Harness, events_blob: BlobStore, dead_letters: DeadLetters
+) -> None:
+    project_id = f"salvage-{uuid.uuid4().hex[:8]}"
+    ref = make_ref(project_id, "ingestion", "json")
+    await events_blob.put(ref.key, b"[]")
+    queue = MemoryQueue("salvage")
+    await queue.put(encode_ref(ref))
+    worker = IngestWorker(
+        ch=spyglass.stores.ch,
+        blob=events_blob,
+        queue=queue,
+        processor=_OneBadRow(project_id),
+        dead_letters=dead_letters,
+        cfg=CollectorConfig(),
+    )
+    await worker.handle(await queue.get_batch(10, timeout=1))
+    stored = await spyglass.stores.ch.rows(
+        "SELECT id FROM observations WHERE project_id = {p:String} ORDER BY id", {"p": project_id}
+    )
+    assert [r["id"] for r in stored] == ["o0", "o1", "o2", "o4"]
+    logged = await spyglass.stores.ch.scalar(
+        "SELECT count() FROM ingest_log WHERE blob_key = {k:String}", {"k": ref.key}
+    )
+    assert logged == 1, "the payload counts as committed, so recovery does not queue it again"
+    assert await queue.backlog() == 0
+    (letter,) = await dead_letters.list(project_id=project_id)
+    assert letter.blob_key == ref.key and "1 of 5 rows refused" in letter.reason
