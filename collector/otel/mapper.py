@@ -184,12 +184,11 @@ def _map_span(
     metadata = _metadata(attrs, sorted_attrs, group, span.kind)
 
     flag = attrs.get(K.LF_AS_ROOT)
+    # A span made with `trace_context` (another service joining a trace) sets the trace-level
+    # fields, but keeps its parent: the observation it was given, or one the SDK invented when
+    # only a trace id was. A parent that names no observation of the trace reads as a root.
     as_root = flag is not None and to_bool(flag) is True
     parent = span.parent_span_id
-    if as_root and parent is not None:
-        # The SDK invents this parent when asked to join a trace by id; it is never exported.
-        metadata["remoteParentSpanId"] = parent
-        parent = None
     if parent is None or as_root:
         is_root = True
     else:

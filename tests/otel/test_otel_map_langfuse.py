@@ -280,18 +280,32 @@ def test_version_and_release_fall_back_to_the_resource():
     assert result.traces["11" * 16].release == "rel-res"
 
 
-def test_as_root_span_drops_the_invented_parent(langfuse_capture):
+def test_as_root_span_keeps_its_parent_and_sets_the_trace(langfuse_capture):
     capture = langfuse_capture()
     joined = "abcdef0123456789abcdef0123456789"
-    observation = capture.client.start_observation(name="joined", trace_context={"trace_id": joined})
+    parent = "0123456789abcdef"
+    observation = capture.client.start_observation(
+        name="joined", trace_context={"trace_id": joined, "parent_span_id": parent}
+    )
     observation.end()
     result = map_request(capture.request())
     row = only(result)
     assert row.trace_id == joined
-    assert row.parent_observation_id is None
-    assert len(row.metadata["remoteParentSpanId"]) == 16  # kept, in case someone needs it
+    assert row.parent_observation_id == parent  # nested under the other service's observation
+    assert "remoteParentSpanId" not in row.metadata
     assert result.traces[joined].from_root
     assert merge_trace_patch(None, result.traces[joined]).name == "joined"
+
+
+def test_as_root_span_by_trace_id_alone_keeps_the_sdks_parent(langfuse_capture):
+    capture = langfuse_capture()
+    joined = "fedcba9876543210fedcba9876543210"
+    capture.client.start_observation(name="joined", trace_context={"trace_id": joined}).end()
+    result = map_request(capture.request())
+    row = only(result)
+    # The SDK invents a parent it never exports, as upstream stores it; readers show it as a root.
+    assert row.parent_observation_id is not None and len(row.parent_observation_id) == 16
+    assert result.traces[joined].from_root
 
 
 def test_parent_that_never_arrives_is_kept():

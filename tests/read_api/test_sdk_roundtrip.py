@@ -74,3 +74,31 @@ async def test_sdk_traces_read_back_through_every_endpoint(api: Api, traced: dic
     assert (await api.get(f"/api/public/traces/{trace_id}"))[0] == 404
     assert (await client.observations.get_many(trace_id=trace_id)).data == []
     assert (await client.scores.get_many(trace_id=trace_id)).data == []
+
+
+async def test_a_second_service_joins_a_trace_under_an_observation(spyglass: Harness, api: Api) -> None:
+    """Distributed tracing: service B continues service A's trace with `trace_context` naming A's
+    observation; B's span reads back nested under it (it used to read back as a root)."""
+    keys = api.keys
+
+    def run() -> dict[str, str]:
+        from langfuse import Langfuse
+
+        lf = Langfuse(public_key=keys.public_key, secret_key=keys.secret_key, base_url=spyglass.url)
+        with lf.start_as_current_observation(name="service-a", as_type="span") as a:
+            trace_id, a_id = lf.get_current_trace_id(), a.id
+        context = {"trace_id": trace_id, "parent_span_id": a_id}
+        with lf.start_as_current_observation(name="service-b", as_type="span", trace_context=context) as b:
+            b_id = b.id
+        lf.flush()
+        lf.shutdown()
+        return {"trace": trace_id or "", "a": a_id, "b": b_id}
+
+    ids = await asyncio.to_thread(run)
+    await spyglass.wait_idle()
+    trace = contract.parse(contract.TraceWithFullDetails, await api.ok(f"/api/public/traces/{ids['trace']}"))
+    parents = {o.id: o.parent_observation_id for o in trace.observations}
+    assert parents == {ids["a"]: None, ids["b"]: ids["a"]}
+    # The SDK's own client (langfuse 5 reads observations through v2 only).
+    v2 = await api.sdk().observations.get_many(trace_id=ids["trace"], fields="core,basic")
+    assert {o.id: o.parent_observation_id for o in v2.data} == parents
