@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
+from spyglass.cli import logs
 from spyglass.cli.runtime import DataDirLock, load_or_create_secrets
 from spyglass.cli.settings import Settings
 from spyglass.collector.auth import Authenticator
@@ -159,15 +159,7 @@ def public_url_of(settings: Settings) -> str:
 
 
 def configure_logging(settings: Settings) -> None:
-    level = {"trace": "DEBUG", "warn": "WARNING"}.get(settings.log_level, settings.log_level.upper())
-    fmt = (
-        '{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
-        if settings.log_format == "json"
-        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
-    # aiohttp logs a full traceback for bodies that fail to decompress; we answer 400 already.
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    logs.configure(settings.log_level, settings.log_format)
 
 
 async def serve_process(settings: Settings, roles: set[str] | frozenset[str]) -> int:
