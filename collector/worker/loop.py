@@ -2,9 +2,10 @@
 
 A queue entry is acknowledged only after every row made from its payload is committed, and
 its ingest_log row after them, so a crash at any point leaves either nothing or a replayable
-payload. Transient failures (RetryableError) put the whole batch back with backoff; a payload
-that can never be processed (PermanentError: undecodable, missing blob) or that keeps failing
-past `max_attempts` is recorded as a dead letter with its reason and acknowledged. A payload whose
+payload. One rule for errors, as the OTel Collector's consumererror: a PermanentError (undecodable,
+missing or unreadable blob) makes a dead letter at once, with its reason; a RetryableError puts the
+batch back with backoff, and so does an unknown error, each bounded by `max_attempts` (then a dead
+letter) and logged. A payload whose
 rows the store refuses is first isolated from its batch; then only the rows refused (found by
 bisecting the insert) are left out and recorded as a dead letter, so one bad field never loses an
 acknowledged payload.
@@ -264,8 +265,11 @@ class IngestWorker:
                 for p in payloads:
                     await self.handle([p.message])
                 return
-            reason = str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
-            await self._dead_letter(payloads[0].message, payloads[0].ref, reason)
+            if isinstance(exc, PermanentError):
+                await self._dead_letter(payloads[0].message, payloads[0].ref, str(exc))
+            else:
+                # Unknown: maybe transient, so retried like a RetryableError, as boundedly.
+                await self._retry([payloads[0].message], f"{type(exc).__name__}: {exc}")
             return
         for p, reason in prepared.failed:
             await self._dead_letter(p.message, p.ref, reason)
@@ -291,10 +295,12 @@ class IngestWorker:
         for (m, ref), res in zip(refs, results, strict=True):
             if isinstance(res, BlobNotFound):
                 bad.append((m, ref, f"raw payload {ref.key} is missing from the blob store"))
+            elif isinstance(res, PermanentError):
+                bad.append((m, ref, f"raw payload {ref.key} cannot be read: {res}"))
             elif isinstance(res, BaseException):
-                # Transient blob failure: leave it to be redelivered.
-                await self._queue.retry(m, self._backoff(m.attempts))
-                self.stats.retries += 1
+                # Retryable, or unknown and so treated as retryable: bounded by max_attempts.
+                log.warning("reading raw payload %s failed (attempt %d): %s", ref.key, m.attempts, res)
+                await self._retry([m], f"reading the raw payload failed: {type(res).__name__}: {res}")
             else:
                 payloads.append(Payload(ref, res, m))
         return payloads, bad

@@ -82,7 +82,7 @@ class LocalBlobStore:
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._closed:
-            raise PermanentError(self.component, "store is closed", str(self.root))
+            raise RetryableError(self.component, "store is closed", str(self.root))
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from spyglass.store.config import BlobConfig
-from spyglass.store.errors import PermanentError, StoreError
+from spyglass.store.errors import PermanentError, RetryableError, StoreError
 
 from .base import DEFAULT_CONTENT_TYPE, check_expiry
 from .errors import BlobNotFound
@@ -95,7 +95,7 @@ class S3BlobStore:
 
     async def _run(self, what: str, fn: Callable[[], T]) -> T:
         if self._closed:
-            raise PermanentError(self.component, "store is closed", self.url)
+            raise RetryableError(self.component, "store is closed", self.url)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn)
