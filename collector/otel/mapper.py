@@ -8,6 +8,7 @@ once per group, not once per span.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -54,6 +55,8 @@ from spyglass.collector.pricing.money import MAX_STORED_COST
 from spyglass.collector.toolcalls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.store.clickhouse.rows import ObservationRow
 
+log = logging.getLogger("spyglass.otel.mapper")
+
 UNMAPPABLE_SPAN = "unmappable span"
 # Tests turn this off to check that the shortcut changes nothing.
 _LANGFUSE_ONLY_SHORTCUT = True
@@ -69,6 +72,8 @@ class MapResult(msgspec.Struct, kw_only=True):
     rejected_count: int = 0
     # For OTLP partial_success.error_message; empty when every span was accepted.
     error_message: str = ""
+    # Spans the decoder accepted but mapping failed on (a bug, logged): part of rejected_count.
+    unmappable_count: int = 0
 
 
 class _Group:
@@ -420,6 +425,7 @@ def map_export(export: DecodedExport, *, project_id: str, received_at: float) ->
     # Copied so mapping the same export twice reports the same counts.
     rejections = export.rejections.copy()
     total = export.span_count + export.rejections.count
+    unmappable = 0
     for group in export.groups:
         shared = _Group(group)
         for span in group.spans:
@@ -427,6 +433,9 @@ def map_export(export: DecodedExport, *, project_id: str, received_at: float) ->
                 observation, experiment = _map_span(span, shared, project_id, received_at, traces)
             except Exception:  # one odd span must not cost the batch; it is reported back
                 rejections.add(UNMAPPABLE_SPAN, span.trace_id, span.span_id)
+                unmappable += 1
+                if unmappable == 1:  # a bug, not bad input: the first traceback of the export is enough
+                    log.exception("span %s of trace %s could not be mapped", span.span_id, span.trace_id)
                 continue
             observations.append(observation)
             if experiment is not None:
@@ -437,4 +446,5 @@ def map_export(export: DecodedExport, *, project_id: str, received_at: float) ->
         experiments=experiments,
         rejected_count=rejections.count,
         error_message=rejections.message(total),
+        unmappable_count=unmappable,
     )

@@ -528,3 +528,22 @@ def test_derived_usage_and_cost_maps_are_not_the_provided_ones():
     assert row.usage_details == row.provided_usage_details
     assert row.usage_details is not row.provided_usage_details
     assert row.cost_details is not row.provided_cost_details
+
+
+def test_a_span_mapping_fails_on_is_logged_and_counted(monkeypatch, caplog):
+    from spyglass.collector.otel import mapper as mapper_module
+
+    real = mapper_module._map_span
+
+    def flaky(span, *args):
+        if span.name == "bad":
+            raise ValueError("a mapping bug")
+        return real(span, *args)
+
+    monkeypatch.setattr(mapper_module, "_map_span", flaky)
+    with caplog.at_level("ERROR", logger="spyglass.otel.mapper"):
+        result = map_request(make_request([make_span(sid=1, name="bad"), make_span(sid=2, name="good")]))
+    assert [r.name for r in result.observations] == ["good"]
+    assert result.unmappable_count == 1 and result.rejected_count == 1
+    (record,) = caplog.records
+    assert "could not be mapped" in record.getMessage() and "a mapping bug" in caplog.text
