@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +20,7 @@ from spyglass.cli.runtime import DataDirLock, load_or_create_secrets
 from spyglass.cli.settings import Settings
 from spyglass.collector.auth import Authenticator
 from spyglass.collector.http.routes import add_ingest_routes
-from spyglass.collector.http.state import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES
+from spyglass.collector.http.state import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES, WORKER
 from spyglass.collector.intake import Intake
 from spyglass.collector.receivers.bodies import RUNNER_KWARGS, decompress_bodies
 from spyglass.query.routes import add_health_routes, add_read_routes
@@ -34,7 +33,6 @@ from spyglass.store.stores import Stores, StoresConfig, open_stores
 log = logging.getLogger("spyglass")
 
 ALL_ROLES = frozenset({"api", "collector", "worker"})
-WORKER: web.AppKey[Any] = web.AppKey("worker", object)
 GRPC_PORT: web.AppKey[int] = web.AppKey("grpc_port", int)
 
 Announce = Callable[[str], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.query.views import blobs, health, projects
+from spyglass.query.views import blobs, health, projects, self_metrics
 from spyglass.query.views import comments as comment_views
 from spyglass.query.views import datasets as dataset_views
 from spyglass.query.views import experiments as experiment_views
@@ -22,6 +22,7 @@ from spyglass.query.views import ui as ui_views
 
 def add_health_routes(app: web.Application) -> None:
     health.add_routes(app)
+    self_metrics.add_routes(app)
 
 
 def add_read_routes(app: web.Application) -> None:

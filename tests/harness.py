@@ -15,9 +15,9 @@ from pathlib import Path
 import msgspec
 from aiohttp import web
 
-from spyglass.cli.serve import ALL_ROLES, GRPC_PORT, WORKER, build_app, stores_config
+from spyglass.cli.serve import ALL_ROLES, GRPC_PORT, build_app, stores_config
 from spyglass.cli.settings import Settings, load_settings
-from spyglass.collector.http.state import LIFECYCLE, STORES
+from spyglass.collector.http.state import LIFECYCLE, STORES, WORKER
 from spyglass.collector.receivers.bodies import RUNNER_KWARGS
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.tenancy import Tenancy

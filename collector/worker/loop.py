@@ -14,6 +14,7 @@ acknowledged payload.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -114,8 +115,15 @@ class DeadLetters(Protocol):
     ) -> None: ...
 
 
+# Payloads a committed batch held: how well batching works under the load at hand.
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
 class WorkerStats(msgspec.Struct):
     batches: int = 0
+    # Committed batches by size: counts per BATCH_BUCKETS upper bound, and the sum of sizes.
+    batch_sizes: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BATCH_BUCKETS) + 1))
+    batch_payloads_sum: int = 0
     payloads: int = 0
     rows: int = 0
     retries: int = 0
@@ -144,6 +152,7 @@ class IngestWorker:
         self._cfg = cfg
         self._batch_messages = batch_messages or cfg.batch_max_payloads
         self._announce = announce
+        self.processor = processor
         self._stopping = asyncio.Event()
         self.stats = WorkerStats()
 
@@ -276,6 +285,8 @@ class IngestWorker:
         await self._queue.ack([p.message.id for p, _, _ in prepared.done])
         self.stats.batches += 1
         self.stats.payloads += len(prepared.done)
+        self.stats.batch_payloads_sum += len(prepared.done)
+        self.stats.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(prepared.done))] += 1
         if prepared.done:
             newest = max(p.ref.received_us for p, _, _ in prepared.done)
             self.stats.last_lag_seconds = max(0.0, time.time() - newest / 1e6)

@@ -69,6 +69,8 @@ class MappedPayload(msgspec.Struct, kw_only=True):
     experiments: list[ExperimentItem] = []
     spans: int = 0
     rejected_count: int = 0
+    # Of those, spans the mapper failed on (a bug, logged in the mapping process).
+    unmappable_count: int = 0
     # UTC days (days since the epoch) of the `rows`' start times: which cached metrics days the
     # insert changes (query/metrics/day_cache.py).
     days: list[int] = []
@@ -150,6 +152,7 @@ def _map_payload(task: MapTask, max_inflated: int) -> MappedPayload | str:
         experiments=result.experiments,
         spans=len(result.observations),
         rejected_count=result.rejected_count,
+        unmappable_count=result.unmappable_count,
         days=list({int(row.start_time // 86400) for row in ready}),
     )
 

@@ -152,6 +152,7 @@ class RowProcessor:
         self._resolve_prompts = resolve_prompts
         self._load_score_configs = load_score_configs
         self.rejected_scores = 0
+        self.unmappable_spans = 0
         self._mapper = mapper or PayloadMapper(0)
 
     # -- Processor protocol ------------------------------------------------------------------
@@ -231,6 +232,7 @@ class RowProcessor:
             if isinstance(data, MappedPayload):
                 self._fold_otel(pid, data, batch, legacy_observations)
                 prepared.done.append((p, items, data.rejected_count))
+                self.unmappable_spans += data.unmappable_count
             else:
                 self._fold_events(pid, data, version, batch)
                 prepared.done.append((p, items, 0))
