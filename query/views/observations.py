@@ -72,7 +72,7 @@ async def list_v2(request: web.Request) -> web.Response:
             "remove the parameter or set it to false",
         )
     limit = q.integer("limit", default=50, lo=1, hi=V2_MAX_LIMIT)
-    groups = field_groups(q, obs.V2_GROUPS, obs.V2_DEFAULT_GROUPS) | {"core"}
+    groups = field_groups(q, obs.V2_GROUPS, obs.V2_DEFAULT_GROUPS, strict=True) | {"core"}
     expand = set(q.csv("expandMetadata"))
     position = None
     raw_cursor = q.string("cursor")

@@ -198,3 +198,8 @@ async def test_v2_bad_parameter_raises_in_sdk(api: Api) -> None:
     with pytest.raises(ApiError) as info:
         await api.sdk().observations.get_many(parse_io_as_json=True)
     assert info.value.status_code == 400
+
+
+async def test_v2_unknown_field_group_is_a_400_naming_it(spyglass: Harness, api: Api) -> None:
+    status, body = await api.get("/api/public/v2/observations", {"fields": "core,bogus"})
+    assert status == 400 and "bogus" in body["message"]

@@ -183,3 +183,15 @@ async def test_requires_auth(api: Api) -> None:
     bad = {"Authorization": "Basic " + "cGstbGYteDpzay1sZi15"}  # pk-lf-x:sk-lf-y
     status, _ = await api.call("GET", "/api/public/traces", headers=bad)
     assert status == 401
+
+
+async def test_trace_detail_honours_fields(spyglass: Harness, api: Api) -> None:
+    ids = await seed_three(spyglass, api)
+    full = await api.ok(f"/api/public/traces/{ids['mid']}")
+    assert full["input"] == {"q": "hi"} and len(full["observations"]) == 2 and full["latency"] > 0
+    core = await api.ok(f"/api/public/traces/{ids['mid']}", {"fields": "core"})
+    assert core["id"] == ids["mid"] and core["name"] == "chat"
+    assert core["input"] is None and core["observations"] == [] and core["scores"] == []
+    assert core["latency"] == -1 and core["totalCost"] == -1
+    some = await api.ok(f"/api/public/traces/{ids['mid']}", {"fields": "core,io,observations"})
+    assert some["input"] == {"q": "hi"} and len(some["observations"]) == 2 and some["totalCost"] == -1
