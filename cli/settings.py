@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 import yaml
@@ -178,6 +179,9 @@ def load_settings(
     path = config_path or env.get("SPYGLASS_CONFIG")
     if path:
         tree = _read_yaml(Path(path))
+    redis_url = _redis_url_from_parts(env)
+    if redis_url is not None:
+        _set(tree, "redis.url", redis_url)
     for name, key in _ENV_KEYS.items():
         if name in env:
             _set(tree, key, env[name])
@@ -193,6 +197,21 @@ def load_settings(
             _set(tree, key, value)
     raw = _convert(tree)
     return _resolve(raw)
+
+
+def _redis_url_from_parts(env: Mapping[str, str]) -> str | None:
+    """Langfuse's REDIS_HOST / REDIS_PORT / REDIS_USERNAME / REDIS_AUTH / REDIS_TLS_ENABLED as one
+    URL; REDIS_CONNECTION_STRING, when also set, wins (as upstream)."""
+    host = env.get("REDIS_HOST", "").strip()
+    if not host or env.get("REDIS_CONNECTION_STRING"):
+        return None
+    port = env.get("REDIS_PORT", "").strip() or "6379"
+    if not port.isdigit():
+        raise ConfigError("REDIS_PORT", f"must be a port number, not {port!r}")
+    user, password = env.get("REDIS_USERNAME", ""), env.get("REDIS_AUTH", "")
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user or password else ""
+    scheme = "rediss" if env.get("REDIS_TLS_ENABLED", "").strip().lower() in _BOOL_TRUE else "redis"
+    return f"{scheme}://{credentials}{host}:{port}/0"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -107,3 +107,15 @@ def test_example_config_documents_every_key() -> None:
     assert found == documented_keys()
     # and the example itself loads
     assert load_settings(ROOT / "config.example.yaml", env={}).api.port == 3000
+
+
+def test_redis_from_langfuses_host_port_auth(tmp_path: Path) -> None:
+    base = {"SPYGLASS_DATA_DIR": str(tmp_path)}
+    s = load_settings(env={**base, "REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_AUTH": "p@ss/word"})
+    assert s.redis.url == "redis://:p%40ss%2Fword@cache:6380/0"
+    s = load_settings(env={**base, "REDIS_HOST": "cache", "REDIS_USERNAME": "u", "REDIS_TLS_ENABLED": "true"})
+    assert s.redis.url == "rediss://u:@cache:6379/0"
+    s = load_settings(env={**base, "REDIS_HOST": "cache", "REDIS_CONNECTION_STRING": "redis://other:1/0"})
+    assert s.redis.url == "redis://other:1/0"
+    with pytest.raises(ConfigError, match="REDIS_PORT"):
+        load_settings(env={**base, "REDIS_HOST": "cache", "REDIS_PORT": "x"})
