@@ -413,6 +413,8 @@ def view(r: Mapping[str, Any], prices: UnitPrices) -> dict[str, Any]:
         "promptName": r.get("prompt_name"),
         "promptVersion": r.get("prompt_version"),
         "modelId": r.get("internal_model_id"),
+        # Upstream's newer name for the same id (what v2 and the SDK's ObservationV2 carry).
+        "internalModelId": r.get("internal_model_id"),
         "inputPrice": _price(prices.input),
         "outputPrice": _price(prices.output),
         "totalPrice": _price(prices.total),

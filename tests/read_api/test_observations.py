@@ -35,6 +35,7 @@ async def seed(spyglass: Harness, api: Api) -> dict[str, str]:
             status_message="slow",
             version="v1",
             provided_model_name="gpt-4o",
+            internal_model_id="m-gpt-4o",
             model_parameters='{"temperature": 0.2, "response_format": {"type": "json"}}',
             input='[{"role": "user", "content": "hi"}]',
             output="hello",
@@ -68,6 +69,7 @@ async def test_v1_list_parses_and_is_newest_first(spyglass: Harness, api: Api) -
     # Nested parameters come back as JSON text: the legacy shape only types flat values.
     assert gen["modelParameters"] == {"temperature": 0.2, "response_format": '{"type":"json"}'}
     assert gen["parentObservationId"] == ids["root"] and gen["level"] == "WARNING"
+    assert gen["modelId"] == gen["internalModelId"] == "m-gpt-4o"
     assert gen["promptName"] == "p" and gen["promptVersion"] == 3 and gen["model"] == "gpt-4o"
 
 
