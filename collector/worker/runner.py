@@ -23,7 +23,8 @@ from spyglass.collector.worker.process import (
     RunItemSink,
     ScoreConfigLoader,
 )
-from spyglass.collector.worker.recovery import Watermark, recover
+from spyglass.collector.worker.reconciler import Reconciler, RedisWatermarks
+from spyglass.collector.worker.recovery import Settled, Watermark, recover
 from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, load_model_definitions
@@ -31,7 +32,7 @@ from spyglass.store.postgres.notify import ROWS_DELETED, announce_written, follo
 from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
 from spyglass.store.postgres.score_configs_repo import load_score_configs
 from spyglass.store.postgres.tenancy import Tenancy
-from spyglass.store.queue import MemoryQueue
+from spyglass.store.queue import MemoryQueue, RedisStreamQueue
 from spyglass.store.stores import Stores
 
 log = logging.getLogger("spyglass.worker")
@@ -56,29 +57,54 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
         cfg=cfg,
         announce=lambda written: announce_written(stores.pg, written),
     )
+    settled = Settled(stores.ch, DeadLetters(stores.pg))
     watermark: Watermark | None = None
     if isinstance(stores.queue, MemoryQueue):
         # Nothing survives a crash in an in-process queue but the raw log: rebuild from it.
         watermark = Watermark(state_dir / "worker.watermark")
         since = watermark.read()
-        projects = [p.id for p in await Tenancy(stores.pg).list_projects(include_deleted=True)]
-        await recover(stores.ch, stores.events_blob, stores.queue, projects, since if since is not None else 0.0)
+        projects = await _project_ids(stores)
+        await recover(settled, stores.events_blob, stores.queue, projects, since if since is not None else 0.0)
     # Any process (this one's API included) may change a project's models (prices of new data)
     # or delete its rows (cached merge state): drop what this worker cached for that project.
     handlers = {MODELS_CHANGED_CHANNEL: processor.models_changed, ROWS_DELETED: processor.forget_project}
     follower = asyncio.create_task(follow(stores.pg, handlers, processor.listening), name="worker-notifications")
     # The merges of an embedded chDB run in this process; a ClickHouse server has none here.
     lowerer = ThreadLowerer().start() if lower else None
+    # Redis may lose queued references (a crash, a failover): the raw log still has the payloads.
+    reconciler: asyncio.Task[None] | None = None
+    marks: RedisWatermarks | None = None
+    if isinstance(stores.queue, RedisStreamQueue) and cfg.reconcile_interval_seconds > 0:
+        marks = RedisWatermarks(stores.cfg.redis)
+        reconcile = Reconciler(
+            blob=stores.events_blob,
+            settled=settled,
+            queue=stores.queue,
+            locks=stores.merge_locks,
+            watermarks=marks,
+            projects=lambda: _project_ids(stores),
+            cfg=cfg,
+        )
+        reconciler = asyncio.create_task(reconcile.run(), name="reconciler")
     try:
         async with _running(worker, stores, watermark):
             yield worker
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in (follower, reconciler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if marks is not None:
+            await marks.close()
         await asyncio.to_thread(mapper.close)
         if lowerer is not None:
             await asyncio.to_thread(lowerer.stop)
+
+
+async def _project_ids(stores: Stores) -> list[str]:
+    # Deleted projects too: a payload accepted before its project was deleted is still processed.
+    return [p.id for p in await Tenancy(stores.pg).list_projects(include_deleted=True)]
 
 
 @contextlib.asynccontextmanager

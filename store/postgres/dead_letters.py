@@ -52,6 +52,17 @@ class DeadLetters:
             )
         return [DeadLetter(**dict(r)) for r in rows]
 
+    async def blob_keys(self, project_id: str, first_key: str, last_key: str) -> set[str]:
+        """Keys of the project's dead letters between two raw-log keys (inclusive)."""
+        with db_errors():
+            rows = await self._pool.fetch(
+                "SELECT blob_key FROM dead_letters WHERE project_id = $1 AND blob_key BETWEEN $2 AND $3",
+                project_id,
+                first_key,
+                last_key,
+            )
+        return {r["blob_key"] for r in rows}
+
     async def count(self) -> int:
         with db_errors():
             return int(await self._pool.fetchval("SELECT count(*) FROM dead_letters"))

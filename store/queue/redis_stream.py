@@ -17,6 +17,8 @@ therefore gets a new id, and `attempts` = `a` + the entry's own delivery count. 
 producers' clocks: keep them NTP-synced (skew only shifts when a retry fires).
 
 backlog = XLEN + ZCARD: everything not acked, whether waiting, in flight or delayed.
+pending_bodies reads the bodies of all of those in one MULTI, so a message moving between the
+stream and the delayed set is seen exactly once (the raw-log reconciler relies on it).
 """
 
 from __future__ import annotations
@@ -260,6 +262,21 @@ class RedisStreamQueue:
             pipe.zcard(self.delayed_key)
             waiting, delayed = await pipe.execute()
         return int(waiting) + int(delayed)
+
+    async def pending_bodies(self, limit: int) -> list[bytes] | None:
+        """The bodies of every message not acked yet (waiting, in flight or delayed), read in one
+        transaction; None when there are more than `limit` of them."""
+        with self._errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.xrange(self.stream_key, "-", "+", count=limit + 1)
+            pipe.zrange(self.delayed_key, 0, limit)
+            entries, delayed = await pipe.execute()
+        if len(entries) + len(delayed) > limit:
+            return None
+        bodies = [bytes(fields[b"b"]) for _id, fields in entries if fields]
+        # Delayed members are `<attempts>:<random>:<body>`; neither prefix holds a colon.
+        bodies.extend(bytes(member).split(b":", 2)[2] for member in delayed)
+        return bodies
 
     async def close(self) -> None:
         if self._closed:

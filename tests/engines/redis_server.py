@@ -66,11 +66,11 @@ class RedisServer:
         assert self._proc is not None
         return self._proc.pid
 
-    def _start(self, startup_timeout: float) -> None:
+    def _start(self, startup_timeout: float, *, port: int | None = None) -> None:
         # The port is free when probed but another process may grab it before Redis binds: retry.
         last_log = ""
         for _ in range(3):
-            self.port = free_port()
+            self.port = port or free_port()
             options = {
                 "bind": LOOPBACK,
                 "port": str(self.port),
@@ -90,6 +90,17 @@ class RedisServer:
             last_log = self._proc.log_tail()
             self._proc.stop(graceful=False)
         raise RuntimeError(f"redis-server did not start on {LOOPBACK}:{self.port}:\n{last_log}")
+
+    def kill(self) -> None:
+        """kill -9 the server (a crash): what it held in memory is gone, its directory stays."""
+        if self._proc is not None:
+            self._proc.stop(graceful=False)
+            self._proc = None
+
+    def restart(self, startup_timeout: float = 15.0) -> None:
+        """Start it again on the same port and directory (after kill(): empty, as no persistence is on)."""
+        self.kill()
+        self._start(startup_timeout, port=self.port)
 
     def stop(self) -> None:
         if self._proc is not None:
