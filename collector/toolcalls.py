@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from spyglass.collector.json_depth import MAX_JSON_DEPTH, too_deep
+
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 # "Not JSON" / "not given": distinct from a decoded null.
@@ -83,7 +85,10 @@ class MovedTools(NamedTuple):
 
 
 def parse_json(text: str) -> Any:
-    """The decoded value, or MISSING when the text is not JSON."""
+    """The decoded value, or MISSING when the text is not JSON (or nests deeper than any JSON
+    Spyglass accepts: kept as text, it cannot exceed the recursion limit later)."""
+    if isinstance(text, str) and len(text) > 2 * MAX_JSON_DEPTH and too_deep(text):
+        return MISSING
     try:
         return _decode(text)
     except (msgspec.DecodeError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
@@ -16,7 +17,10 @@ from aiohttp.typedefs import Handler
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import LIFECYCLE, Lifecycle
 from spyglass.query.config import ApiConfig
+from spyglass.query.reads.params import refuse_nul
 from spyglass.store.errors import PermanentError, RetryableError
+from spyglass.store.postgres.faults import refused_nul
+from spyglass.store.postgres.text import NUL_PROBLEM
 
 log = logging.getLogger("spyglass.http")
 
@@ -45,10 +49,38 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             {"Retry-After": "2"},
         )
     except PermanentError as exc:
+        if refused_nul(exc):
+            return _nul_refused(request, exc)
         log.error("store error on %s %s: %s", request.method, request.path, exc)
         return json_response({"message": f"Internal error: {exc}", "error": "InternalServerError"}, 500)
+    except ConnectionResetError:
+        raise  # the client went away mid-request: nobody to answer, aiohttp closes quietly
+    except Exception as exc:
+        if refused_nul(exc):
+            return _nul_refused(request, exc)
+        # A bug or an input nobody checked: logged with its traceback under a reference the
+        # client sees, answered as JSON like every other error. The body names only the kind
+        # of error; its message may quote data or configuration.
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unexpected error on %s %s (ref %s)", request.method, request.path, ref)
+        message = f"Internal Server Error: {type(exc).__name__} (ref {ref})"
+        return json_response({"message": message, "error": "InternalServerError"}, 500)
     finally:
         lifecycle.in_flight -= 1
+
+
+@web.middleware
+async def nul_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL in a path segment or query parameter is a 400 naming it, on every route: PostgreSQL
+    cannot take it, and no stored name or id holds one."""
+    refuse_nul(request)
+    return await handler(request)
+
+
+def _nul_refused(request: web.Request, exc: Exception) -> web.Response:
+    """PostgreSQL refused a NUL that no check caught first: still the client's input."""
+    log.warning("NUL refused by PostgreSQL on %s %s: %s", request.method, request.path, exc)
+    return json_response({"message": f"Invalid request: a value {NUL_PROBLEM}", "error": "InvalidRequestError"}, 400)
 
 
 def _extra_headers(exc: web.HTTPException) -> dict[str, str]:
@@ -62,7 +94,7 @@ def create_app(
     route_groups: Iterable[RouteGroup],
     client_max_size: int,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
+    app = web.Application(middlewares=[error_middleware, nul_middleware], client_max_size=client_max_size)
     app[LIFECYCLE] = Lifecycle()
     for ctx in contexts:
         app.cleanup_ctx.append(ctx)

@@ -20,10 +20,14 @@ import msgspec
 
 from spyglass.collector.events.normalize import (
     check_id,
+    check_pg_text,
+    check_time,
     normalize_environment,
     wrap_metadata,
 )
-from spyglass.collector.events.problems import field_problem
+from spyglass.collector.events.problems import ISO_EXAMPLE, field_problem
+from spyglass.collector.time_range import in_range, out_of_range
+from spyglass.store.postgres.text import NUL_PROBLEM, nul_path
 
 LEVELS = frozenset({"DEBUG", "DEFAULT", "WARNING", "ERROR"})
 LEGACY_OBSERVATION_TYPES = frozenset({"GENERATION", "SPAN", "EVENT"})
@@ -76,6 +80,7 @@ class TraceBody(_Body, kw_only=True):
             check_id(self.id, "id")
         if self.name is not None and len(self.name) > MAX_TRACE_NAME:
             raise field_problem("name", f"must be at most {MAX_TRACE_NAME} characters")
+        check_time(self.timestamp, "timestamp")
         self.environment = normalize_environment(self.environment)
         self.metadata = wrap_metadata(self.metadata)
 
@@ -101,6 +106,7 @@ class ObservationBody(_Body, kw_only=True):
             check_id(self.id, "id")
         if self.trace_id is not None:
             check_id(self.trace_id, "traceId")
+        check_time(self.start_time, "startTime")
         self.environment = normalize_environment(self.environment)
         self.metadata = wrap_metadata(self.metadata)
         self.level = _upper_enum(self.level, LEVELS, "level")
@@ -108,6 +114,10 @@ class ObservationBody(_Body, kw_only=True):
 
 class SpanBody(ObservationBody, kw_only=True):
     end_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_time(self.end_time, "endTime")
 
 
 class GenerationBody(SpanBody, kw_only=True):
@@ -127,6 +137,8 @@ class GenerationBody(SpanBody, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_time(self.completion_start_time, "completionStartTime")
+        check_pg_text(self.prompt_name, "promptName")
         if bool(self.prompt_name) != bool(self.prompt_version):
             raise field_problem("promptName", "promptName and promptVersion must be given together")
         if self.prompt_version is not None and not 0 <= self.prompt_version <= MAX_PROMPT_VERSION:
@@ -188,6 +200,8 @@ class ScoreBody(_Body, kw_only=True):
         self.data_type = _upper_enum(self.data_type, SCORE_DATA_TYPES, "dataType")
         if self.source == "ANNOTATION" and not self.config_id:
             raise field_problem("configId", "is required for ANNOTATION scores")
+        check_pg_text(self.config_id, "configId")
+        check_time(self.timestamp, "timestamp")
         _check_score_value(self.effective_data_type, self.value, self)
 
 
@@ -240,3 +254,23 @@ class DatasetRunItemBody(_Body, kw_only=True):
             raise field_problem("runName", "must not be empty")
         check_id(self.dataset_item_id, "datasetItemId")
         check_id(self.trace_id, "traceId")
+        if self.observation_id is not None:
+            check_id(self.observation_id, "observationId")
+        # Everything here is written to PostgreSQL by the worker.
+        check_pg_text(self.run_name, "runName")
+        check_pg_text(self.run_description, "runDescription")
+        where = nul_path(self.metadata, "metadata")
+        if where is not None:
+            raise field_problem(where, NUL_PROBLEM)
+        _check_dataset_version(self.dataset_version)
+
+
+def _check_dataset_version(text: str | None) -> None:
+    if text is None:
+        return
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise field_problem("datasetVersion", f"expected an ISO 8601 date-time such as {ISO_EXAMPLE}") from None
+    if not in_range(moment):
+        raise field_problem("datasetVersion", out_of_range(text))

@@ -22,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from spyglass.collector.json_depth import too_deep
+
 _ENCODER = msgspec.json.Encoder()
 _JSON_NULL = b"null"
 
@@ -44,7 +46,9 @@ def json_text(value: Any) -> str:
 def _as_object(value: Any) -> dict[str, Any] | None:
     if isinstance(value, dict):
         return value
-    if isinstance(value, str) and value.startswith("{"):
+    # A stored text nested deeper than anything accepted as JSON stays text (decoding it could
+    # exceed the recursion limit): the update replaces it instead of merging into it.
+    if isinstance(value, str) and value.startswith("{") and not too_deep(value):
         try:
             decoded = msgspec.json.decode(value)
         except msgspec.DecodeError:

@@ -25,7 +25,7 @@ from spyglass.collector.events.bodies import (
     SpanBody,
     TraceBody,
 )
-from spyglass.collector.events.normalize import check_id
+from spyglass.collector.events.normalize import check_id, check_time
 from spyglass.collector.events.problems import ISO_EXAMPLE, field_problem
 
 TRACE = "trace"
@@ -55,6 +55,7 @@ class _Envelope(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=Tr
         check_id(self.id, "id")
         if self.timestamp.tzinfo is None:
             raise field_problem("timestamp", f"needs a UTC offset or Z, e.g. {ISO_EXAMPLE}")
+        check_time(self.timestamp, "timestamp")
         body = getattr(self, "body", None)
         if body is not None and getattr(body, "id", "") is None:
             body.id = self.id

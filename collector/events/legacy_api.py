@@ -26,6 +26,7 @@ from spyglass.collector.events.envelopes import (
     TraceCreate,
 )
 from spyglass.collector.events.problems import InvalidRequest, describe
+from spyglass.collector.events.validate import require_decodable
 
 Resource = Literal["traces", "spans", "generations", "events"]
 Method = Literal["POST", "PATCH"]
@@ -64,6 +65,7 @@ def convert_legacy_request(
     event_type = _EVENT_TYPES.get((resource, method))
     if event_type is None:
         raise InvalidRequest(f"{method} is not supported on /api/public/{resource}")
+    require_decodable(data)
     try:
         body = msgspec.json.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:

@@ -17,7 +17,7 @@ import msgspec
 from spyglass.collector.events.bodies import ScoreBody
 from spyglass.collector.events.envelopes import ScoreCreate
 from spyglass.collector.events.problems import EventError, InvalidRequest, describe
-from spyglass.collector.events.validate import require_utf8
+from spyglass.collector.events.validate import require_decodable
 
 _BODY = msgspec.json.Decoder(ScoreBody)
 _ANY = msgspec.json.Decoder(msgspec.Raw)
@@ -72,7 +72,7 @@ def parse_scores_body(
     tests (and replays) can make the result deterministic.
     """
     moment = now or datetime.now(UTC)
-    require_utf8(data)
+    require_decodable(data)
     try:
         raw = _ANY.decode(data)
     except msgspec.DecodeError as error:

@@ -14,6 +14,7 @@ import msgspec
 
 from spyglass.collector.events.envelopes import IngestionEvent
 from spyglass.collector.events.problems import EventError, InvalidRequest, describe
+from spyglass.collector.json_depth import JsonTooDeep, check_depth
 
 INGESTION_STATUS = 207  # the answer to any processed batch, whatever the mix of results
 
@@ -61,6 +62,16 @@ def require_utf8(data: bytes | bytearray | memoryview | str) -> None:
         raise InvalidRequest(f"request body is not valid UTF-8: {error}") from None
 
 
+def require_decodable(data: bytes | bytearray | memoryview | str) -> None:
+    """UTF-8 and nested no deeper than every later decode can go (`collector.json_depth`): what
+    every ingestion body is checked for before anything decodes it."""
+    require_utf8(data)
+    try:
+        check_depth(data)
+    except JsonTooDeep as error:
+        raise InvalidRequest(f"request body: {error}") from None
+
+
 def _event_id(raw: bytes | msgspec.Raw) -> str:
     """The envelope id of an event that failed validation, for its error entry; else ``unknown``."""
     try:
@@ -89,7 +100,7 @@ def parse_ingestion_body(
     ``scores`` key may send ``score-create`` and ``sdk-log``); other events get a 401 entry.
     Raises :class:`InvalidRequest` only when the body itself is not ``{batch: [...]}``.
     """
-    require_utf8(data)
+    require_decodable(data)
     try:
         request = _REQUEST.decode(data)
     except msgspec.ValidationError as error:

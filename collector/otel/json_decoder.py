@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from spyglass.collector.json_depth import JsonTooDeep, check_depth
 from spyglass.collector.otel.checks import (
     INVALID_SPAN_ID,
     INVALID_TRACE_ID,
@@ -305,7 +306,10 @@ def _ids_for_message(raw: Any) -> tuple[str | None, str | None]:
 def decode_json_export(body: bytes) -> DecodedExport:
     """Decode an OTLP/JSON trace export; a malformed body raises OtlpDecodeError."""
     try:
+        check_depth(body)
         document = _decode(body)
+    except JsonTooDeep as exc:
+        raise OtlpDecodeError(str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise OtlpDecodeError(f"malformed OTLP/JSON body: {exc}") from None
     try:

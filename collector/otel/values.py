@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import msgspec
 
+from spyglass.collector.json_depth import MAX_JSON_DEPTH, too_deep
+
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 _DecodeError = msgspec.DecodeError
@@ -50,7 +52,10 @@ def json_or_none(value: Any) -> str | None:
 
 
 def parse_json(text: str) -> Any:
-    """The decoded value, or MISSING when the text is not JSON."""
+    """The decoded value, or MISSING when the text is not JSON (or nests deeper than any JSON
+    Spyglass accepts: kept as text, it cannot exceed the recursion limit later)."""
+    if isinstance(text, str) and len(text) > 2 * MAX_JSON_DEPTH and too_deep(text):
+        return MISSING
     try:
         return _decode(text)
     except (_DecodeError, TypeError, ValueError):

@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from spyglass.collector.json_depth import check_depth
+from spyglass.collector.time_range import in_range
 from spyglass.query.datasets.scores import scores_by
 from spyglass.query.prompts.render import iso_time
 from spyglass.query.reads.params import invalid
@@ -44,11 +46,15 @@ def decode_cursor(text: str | None) -> tuple[datetime, str] | None:
     if not text:
         return None
     try:
-        cursor = msgspec.json.decode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), type=_Cursor)
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        check_depth(raw)  # unknown keys are skipped recursively
+        cursor = msgspec.json.decode(raw, type=_Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise invalid("cursor", "not a cursor returned by this endpoint") from None
     if cursor.v != 1:
         raise invalid("cursor", f"unsupported cursor version {cursor.v}")
+    if not in_range(cursor.t):
+        raise invalid("cursor", "not a cursor returned by this endpoint")
     return cursor.t, cursor.id
 
 

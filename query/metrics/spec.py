@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from spyglass.collector.json_depth import JsonTooDeep, check_depth
+from spyglass.collector.time_range import in_range, out_of_range
 from spyglass.query.metrics.errors import QueryError
 
 
@@ -63,7 +65,10 @@ def parse_query(raw: str | None) -> MetricsQuery:
     if raw is None or not raw.strip():
         raise QueryError("Missing required query parameter 'query' (a JSON-encoded metrics query object)")
     try:
+        check_depth(raw)
         data = msgspec.json.decode(raw)
+    except JsonTooDeep as exc:
+        raise QueryError(f"Invalid query: 'query' is {exc}") from None
     except msgspec.DecodeError as exc:
         raise QueryError(f"Invalid query: 'query' is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -78,11 +83,14 @@ def parse_query(raw: str | None) -> MetricsQuery:
 
 
 def parse_timestamp(value: str, name: str) -> datetime:
-    """An ISO 8601 timestamp as an aware UTC datetime (naive input is taken as UTC)."""
+    """An ISO 8601 timestamp as an aware UTC datetime (naive input is taken as UTC), inside the
+    range every stored time lies in (`collector.time_range`)."""
     try:
         parsed = datetime.fromisoformat(value.strip())
     except (ValueError, AttributeError):
         raise QueryError(f"Invalid query: {name} {value!r} is not an ISO 8601 date-time") from None
+    if not in_range(parsed):
+        raise QueryError(f"Invalid query: {name} {out_of_range(repr(value))}")
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -90,4 +98,5 @@ def parse_timestamp(value: str, name: str) -> datetime:
 
 def ch_datetime(value: datetime) -> str:
     """The text form ClickHouse parses into DateTime64(6, 'UTC') parameters."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%d %H:%M:%S.%f}"  # strftime writes year 1 as "1"

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from spyglass.query.reads.params import invalid, parse_datetime
+from spyglass.query.reads.params import check_json_param, invalid, parse_datetime
 from spyglass.store.postgres.prompts_repo import PromptCondition
 
 _SEARCH = ("contains", "does not contain", "starts with", "ends with")
@@ -57,6 +57,7 @@ def _condition(raw: Any, index: int) -> PromptCondition:
 
 
 def parse_prompt_filter(text: str) -> list[PromptCondition]:
+    check_json_param("filter", text)
     try:
         raw = msgspec.json.decode(text)
     except msgspec.DecodeError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from spyglass.collector.json_depth import too_deep
 from spyglass.query.reads.params import invalid
 
 
@@ -21,7 +22,7 @@ def decode(text: str, required: tuple[str, ...]) -> dict[str, Any]:
     padded = text.strip() + "=" * (-len(text.strip()) % 4)
     try:
         raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-        value = msgspec.json.decode(raw)
+        value = None if too_deep(raw) else msgspec.json.decode(raw)  # ours are flat objects
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise invalid("cursor", "invalid cursor format (pass the cursor from a previous response unchanged)") from None
     if not isinstance(value, dict) or any(k not in value for k in required):

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from spyglass.collector.http.errors import ApiError
-from spyglass.query.reads.params import invalid, parse_datetime
+from spyglass.query.reads.params import check_json_param, invalid, parse_datetime
 from spyglass.query.reads.sql import FLOAT, STRING, STRINGS, TIME, Params
 
 # Column kinds and the filter types that apply to them.
@@ -67,6 +67,7 @@ def parse(raw: str | None) -> list[dict[str, Any]]:
     """The decoded filter array ([] when absent); 400 on malformed JSON or a non-array."""
     if raw is None or raw.strip() == "":
         return []
+    check_json_param("filter", raw)
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:

@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from aiohttp import web
 from multidict import MultiMapping
 
 from spyglass.collector.http.errors import ApiError, bad_request
+from spyglass.collector.json_depth import JsonTooDeep, check_depth
+from spyglass.collector.time_range import in_range, out_of_range
+from spyglass.store.postgres.text import NUL, NUL_PROBLEM, json_may_hold_nul, nul_path
 
 # Upper bound for page numbers: offsets beyond this are never useful and would overflow Int32.
 _MAX_PAGE = 1_000_000
@@ -133,15 +137,41 @@ class Query:
 
 
 def parse_datetime(name: str, raw: str) -> datetime:
-    """ISO 8601 (`2024-05-01T12:00:00Z`, offsets allowed); a value without offset is UTC."""
+    """ISO 8601 (`2024-05-01T12:00:00Z`, offsets allowed); a value without offset is UTC. Only
+    times in the range every stored time lies in (`collector.time_range`) are accepted."""
     text = raw.strip()
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(name, f"expected an ISO 8601 datetime such as 2024-05-01T12:00:00Z, got {raw!r}") from None
+    if not in_range(value):
+        raise invalid(name, out_of_range(repr(raw)))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def refuse_nul(request: web.Request) -> None:
+    """A 400 naming the path or query parameter that holds a NUL (PostgreSQL text cannot)."""
+    raw = request.raw_path
+    if "%00" not in raw and NUL not in raw:
+        return
+    for name, value in request.match_info.items():
+        if NUL in value:
+            raise bad_request(f"Invalid path parameter '{name}': {NUL_PROBLEM}")
+    for name, value in request.query.items():
+        if NUL in name or NUL in value:
+            raise invalid(name.replace(NUL, "\\u0000"), NUL_PROBLEM)
+    if NUL in request.path:
+        raise bad_request(f"Invalid path: {NUL_PROBLEM}")
+
+
+def check_json_param(name: str, raw: str) -> None:
+    """A 400 naming the parameter whose JSON nests deeper than any decoder may go."""
+    try:
+        check_depth(raw)
+    except JsonTooDeep as exc:
+        raise invalid(name, str(exc)) from None
 
 
 def field_groups(q: Query, allowed: Collection[str], default: Collection[str], *, strict: bool = False) -> set[str]:
@@ -161,6 +191,7 @@ async def json_body(request: Any) -> Mapping[str, Any]:
     raw = await request.read()
     if not raw:
         raise bad_request("Invalid request body: expected a JSON object")
+    check_body(raw)
     try:
         body = msgspec.json.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -168,3 +199,24 @@ async def json_body(request: Any) -> Mapping[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("Invalid request body: expected a JSON object")
     return body
+
+
+def check_body(raw: bytes) -> None:
+    """What every JSON body bound for PostgreSQL must pass before it is decoded: a 400 for
+    nesting deeper than `MAX_JSON_DEPTH`, or for a string (or key) holding a NUL, naming it.
+
+    NUL is refused, not stripped: a prompt, dataset item or model is stored to be read back
+    as sent, and a silently altered one is worse than a clear error."""
+    try:
+        check_depth(raw)
+    except JsonTooDeep as exc:
+        raise bad_request(f"Invalid request body: {exc}") from None
+    if not json_may_hold_nul(raw):
+        return
+    try:
+        value = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return  # malformed: the caller's own decode says so
+    where = nul_path(value)
+    if where is not None:
+        raise bad_request(f"Invalid request body: '{where}' {NUL_PROBLEM}")

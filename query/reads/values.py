@@ -12,7 +12,11 @@ from typing import Any
 
 import msgspec
 
+from spyglass.collector.json_depth import MAX_JSON_DEPTH, too_deep
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Shorter text holds too few brackets to nest deeper than the limit.
+_SHALLOW_ENOUGH = 2 * MAX_JSON_DEPTH
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
 
@@ -21,18 +25,29 @@ def time_select(column: str, alias: str | None = None) -> str:
     return f"toUnixTimestamp64Micro({column}) AS {alias or column}"
 
 
+def _moment(micros: int) -> datetime:
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        # Only rows stored before intake checked the time range (`collector.time_range`) lie
+        # beyond Python's years 1-9999: render the nearest end rather than fail the whole read.
+        return datetime.max.replace(tzinfo=UTC) if micros > 0 else datetime.min.replace(tzinfo=UTC)
+
+
 def iso(micros: int | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds and a `Z`, as Langfuse renders dates."""
+    """ISO 8601 in UTC with milliseconds and a `Z`, as Langfuse renders dates; always a
+    four-digit year (strftime writes year 1 as "1")."""
     if micros is None:
         return None
-    moment = _EPOCH + timedelta(microseconds=int(micros))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    t = _moment(micros)
+    millis = t.microsecond // 1000
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{millis:03d}Z"
 
 
 def iso_micro(micros: int) -> str:
     """Full-precision ISO form, for cursors that must resume exactly."""
-    moment = _EPOCH + timedelta(microseconds=int(micros))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = _moment(micros)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
 
 
 def micros_of(moment: datetime) -> int:
@@ -50,6 +65,10 @@ def json_value(text: str | None) -> Any:
     """Decoded JSON, or the text itself when it is not JSON (a plain string input)."""
     if text is None:
         return None
+    # Text nested deeper than any JSON Spyglass accepts (it can arrive inside a string, e.g. an
+    # OTel attribute) stays a string: decoded, it could not be encoded into the answer again.
+    if len(text) > _SHALLOW_ENOUGH and too_deep(text):
+        return text
     try:
         return _decode(text)
     except msgspec.DecodeError:

@@ -16,7 +16,9 @@ from aiohttp import web
 
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import STORES
+from spyglass.collector.time_range import in_range, out_of_range
 from spyglass.query.reads import scope
+from spyglass.query.reads.params import check_body
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.media_repo import (
     MEDIA_EXTENSIONS,
@@ -56,6 +58,7 @@ class UploadReport(msgspec.Struct, frozen=True, rename="camel"):
 
 async def _body(request: web.Request, kind: type[Any]) -> Any:
     raw = await request.read()
+    check_body(raw)
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
@@ -138,6 +141,8 @@ async def report_upload(request: web.Request) -> web.Response:
     project_id = await scope.project_id(request)
     media_id = request.match_info["media_id"]
     body: UploadReport = await _body(request, UploadReport)
+    if not in_range(body.uploaded_at):
+        raise ApiError(400, f"Invalid request data: uploadedAt {out_of_range(body.uploaded_at.isoformat())}")
     uploaded_at = body.uploaded_at if body.uploaded_at.tzinfo else body.uploaded_at.replace(tzinfo=UTC)
     found = await MediaRepo(request.app[STORES].pg).record_upload(
         project_id,

@@ -20,7 +20,9 @@ from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import STORES
 from spyglass.collector.pricing import AttributeCondition, DefinitionError, tier_condition_from_json
 from spyglass.collector.pricing.patterns import PatternError, compile_pattern
+from spyglass.collector.time_range import in_range, out_of_range
 from spyglass.query.reads import scope
+from spyglass.query.reads.params import check_body
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.models_repo import (
     ModelRecord,
@@ -225,6 +227,8 @@ def new_model(body: ModelInput) -> NewModel:
     if not (has_flat or has_tiers or has_map):
         raise _bad("Must provide either flat prices (inputPrice/outputPrice/totalPrice) OR pricingTiers")
     start_date = body.start_date
+    if start_date is not None and not in_range(start_date):
+        raise _bad(f"startDate {out_of_range(start_date.isoformat())}")
     if start_date is not None and start_date.tzinfo is None:
         start_date = start_date.replace(tzinfo=UTC)
     common: dict[str, Any] = {
@@ -258,8 +262,10 @@ def new_model(body: ModelInput) -> NewModel:
 
 
 async def _body(request: web.Request) -> ModelInput:
+    raw = await request.read()
+    check_body(raw)
     try:
-        return msgspec.json.decode(await request.read(), type=ModelInput)
+        return msgspec.json.decode(raw, type=ModelInput)
     except msgspec.ValidationError as exc:
         raise _bad(str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError):

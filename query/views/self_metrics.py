@@ -42,14 +42,15 @@ class _Snapshot:
 
 def _worker_metrics(worker: IngestWorker) -> Iterator[Metric]:
     stats = worker.stats
+    processor = worker.processor  # a RowProcessor in a running service; counters are its own
     for name, doc, value in (
         ("spyglass_worker_batches", "Batches committed", stats.batches),
         ("spyglass_worker_payloads", "Payloads committed", stats.payloads),
         ("spyglass_worker_rows", "Rows inserted", stats.rows),
         ("spyglass_worker_retries", "Payload deliveries put back for a retry", stats.retries),
         ("spyglass_dead_letters", "Payloads (or refused rows) recorded as dead letters", stats.dead_letters),
-        ("spyglass_rejected_scores", "Scores dropped by their score config", worker.processor.rejected_scores),
-        ("spyglass_unmappable_spans", "Spans the mapper failed on (logged)", worker.processor.unmappable_spans),
+        ("spyglass_rejected_scores", "Scores dropped by their score config", getattr(processor, "rejected_scores", 0)),
+        ("spyglass_unmappable_spans", "Spans the mapper failed on (logged)", getattr(processor, "unmappable_spans", 0)),
     ):
         yield CounterMetricFamily(name, doc, value)
     yield GaugeMetricFamily(

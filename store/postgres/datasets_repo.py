@@ -21,9 +21,11 @@ from typing import Any, Protocol
 import asyncpg
 import msgspec
 
+from spyglass.collector.json_depth import too_deep
 from spyglass.store.postgres.faults import Conflict, NotFound, db_errors
 from spyglass.store.postgres.ids import new_id
 from spyglass.store.postgres.pool import Conn
+from spyglass.store.postgres.text import nul_path
 
 log = logging.getLogger("spyglass.datasets")
 
@@ -715,8 +717,8 @@ async def link_run_item(
 
 def _json_attr(text: str | None) -> Any:
     """A JSON-encoded span attribute; text that is not JSON is kept as the string it is."""
-    if text is None:
-        return None
+    if text is None or too_deep(text):
+        return text  # nested deeper than any JSON accepted: kept as text, like Langfuse's non-JSON
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError:
@@ -739,6 +741,11 @@ async def record_run_item_events(pool: asyncpg.Pool, project_id: str, events: Se
     that can never be stored (unknown dataset item, bad datasetVersion) is logged and dropped."""
     for event in events:
         body = getattr(event, "body", event)
+        fields = (body.run_name, body.dataset_item_id, body.trace_id, body.observation_id, body.run_description)
+        if nul_path([fields, body.metadata]) is not None:
+            # Refused at intake since; a raw payload replayed from before must not fail the batch.
+            log.warning("dataset-run-item-create dropped (project %s): a field holds a NUL character", project_id)
+            continue
         try:
             await link_run_item(
                 pool,
@@ -777,6 +784,28 @@ class ExperimentSpan(Protocol):
     item_expected_output: str | None
     item_metadata: str | None
     item_root_observation_id: str | None
+
+
+def _holds_nul(span: ExperimentSpan) -> bool:
+    """Whether a field written to PostgreSQL holds a NUL, raw or escaped in JSON text: such a
+    span cannot be placed (its run or item write would fail the whole batch)."""
+    texts = (
+        span.trace_id,
+        span.observation_id,
+        span.environment,
+        span.experiment_id,
+        span.experiment_name,
+        span.experiment_description,
+        span.dataset_id,
+        span.item_id,
+        span.item_root_observation_id,
+    )
+    if nul_path(list(texts)) is not None:
+        return True
+    return any(
+        nul_path(_json_attr(text)) is not None
+        for text in (span.experiment_metadata, span.item_expected_output, span.item_metadata)
+    )
 
 
 class _RunDraft:
@@ -835,6 +864,13 @@ async def record_experiment_items(pool: asyncpg.Pool, project_id: str, items: It
     runs: dict[str, _RunDraft] = {}
     for span in items:
         if not span.experiment_id or not span.item_id:
+            continue
+        if _holds_nul(span):
+            log.warning(
+                "experiment span %s dropped (project %s): a field holds a NUL character",
+                span.observation_id,
+                project_id,
+            )
             continue
         runs.setdefault(span.experiment_id, _RunDraft(span.experiment_id)).add(span)
     if not runs:

@@ -41,8 +41,35 @@ class NotFound(PermanentError):
         super().__init__(COMPONENT, message)
 
 
+class UnstorableText(PermanentError):
+    """A value held a NUL character, which PostgreSQL text and jsonb refuse. Request data is
+    checked before it gets here (`text.py`); this names what slipped through anyway."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(COMPONENT, f"a value contains a NUL character, which PostgreSQL cannot store ({message})")
+
+
+# "invalid byte sequence for encoding UTF8: 0x00" (22021) and, for jsonb, "unsupported Unicode
+# escape sequence: \u0000 cannot be converted to text" (22P05).
+_NUL_REFUSED = (asyncpg.exceptions.CharacterNotInRepertoireError, asyncpg.exceptions.UntranslatableCharacterError)
+
+
+def refused_nul(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, is PostgreSQL refusing a NUL."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain of causes, bounded
+        if seen is None:
+            return False
+        if isinstance(seen, (*_NUL_REFUSED, UnstorableText)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def translate(exc: BaseException) -> StoreError:
     message = one_line(exc)
+    if isinstance(exc, _NUL_REFUSED):
+        return UnstorableText(message)
     if isinstance(exc, _RETRYABLE):
         return RetryableError(COMPONENT, message)
     if isinstance(exc, asyncpg.InterfaceError) and "closed" in message.lower():

@@ -18,6 +18,7 @@ import msgspec
 from spyglass.store.postgres.faults import Conflict, NotFound, db_errors
 from spyglass.store.postgres.ids import new_id
 from spyglass.store.postgres.pool import Conn
+from spyglass.store.postgres.text import NUL
 
 LATEST = "latest"
 _NEWEST = "SELECT max(version) FROM prompts q WHERE q.project_id = $1 AND q.name = $2"
@@ -520,6 +521,8 @@ async def resolve_prompt_ids(
     for name, version in dict.fromkeys(refs):
         if not 1 <= version <= _MAX_VERSION:
             continue  # no such version can exist (and it would not fit the int column)
+        if NUL in name:
+            continue  # no stored name holds one (and PostgreSQL would refuse the whole query)
         hit = _cache.get((project_id, name, version))
         if hit is not None and hit[0] > now:
             if hit[1] is not None:

@@ -112,7 +112,7 @@ async def test_list_filters_and_pages(api: Api) -> None:
     assert sorted(p["name"] for p in tagged) == ["list/p0", "list/p2"]
     staged = (await api.get(PROMPTS, label="staging")).body["data"]
     assert [(p["name"], p["versions"]) for p in staged] == [("list/p1", [2])]
-    future = (await api.get(PROMPTS, fromUpdatedAt="2999-01-01T00:00:00Z")).body
+    future = (await api.get(PROMPTS, fromUpdatedAt="2262-01-01T00:00:00Z")).body
     assert future["data"] == [] and future["meta"]["totalItems"] == 0
 
 
