@@ -18,7 +18,7 @@ from aiohttp import web
 from spyglass.cli import logs
 from spyglass.cli.runtime import DataDirLock, load_or_create_secrets
 from spyglass.cli.settings import Settings
-from spyglass.collector.auth import Authenticator
+from spyglass.collector.auth import Authenticator, AuthLimits
 from spyglass.collector.http.routes import add_ingest_routes
 from spyglass.collector.http.state import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES, WORKER
 from spyglass.collector.intake import Intake
@@ -85,7 +85,9 @@ def build_app(
     async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_stores(cfg, clickhouse=bool(roles & {"api", "worker"})) as stores:
             app[STORES] = stores
-            app[AUTH] = Authenticator(stores.api_keys, settings.api.api_key_cache_seconds)
+            app[AUTH] = Authenticator(
+                stores.api_keys, settings.api.api_key_cache_seconds, limits=AuthLimits.of(settings.collector)
+            )
             app[INTAKE] = Intake(stores.events_blob, stores.queue, settings.collector)
             app[COLLECTOR_CONFIG] = settings.collector
             yield

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 
+from spyglass.collector.budget import ByteBudget, Overloaded
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.rawlog import Encoding, Fmt, RawRef, Source, encode_ref, make_ref
 from spyglass.store.blob import BlobStore
@@ -26,14 +27,6 @@ from spyglass.store.queue import Queue
 log = logging.getLogger("spyglass.collector.intake")
 
 _CONTENT_TYPES = {"pb": "application/x-protobuf", "json": "application/json"}
-
-
-class Overloaded(Exception):
-    """The backlog is past its bound; the receiver answers 429 / UNAVAILABLE with a retry hint."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"ingestion backlog is full; retry after {retry_after}s")
-        self.retry_after = retry_after
 
 
 class Intake:
@@ -46,6 +39,8 @@ class Intake:
         self._lock = asyncio.Lock()
         self._discards: set[asyncio.Task[None]] = set()
         self.accepted_payloads = 0
+        # The bytes of request bodies being received and inflated, shared by every receiver.
+        self.budget = ByteBudget(cfg.max_body_bytes_in_flight, cfg.retry_after_seconds)
 
     async def check_capacity(self) -> None:
         """Raise Overloaded before reading a body when the backlog is past its bound."""

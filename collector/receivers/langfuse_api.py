@@ -9,9 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
 
-from spyglass.collector.compression import INFLATABLE, InflatedTooLarge, InflateError, inflate
+from spyglass.collector.budget import Lease, Overloaded
+from spyglass.collector.compression import INFLATABLE, InflatedTooLarge, InflateError
 from spyglass.collector.events import (
     IngestionEvent,
     InvalidRequest,
@@ -25,8 +25,14 @@ from spyglass.collector.events import (
 from spyglass.collector.events.legacy_api import Method, Resource
 from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError, bad_request, json_response
 from spyglass.collector.http.state import AUTH, INTAKE
-from spyglass.collector.intake import Overloaded
-from spyglass.collector.receivers.bodies import body_limit, compressed_encoding, off_loop, payload_error, raw_body
+from spyglass.collector.receivers.bodies import (
+    BodyTooLarge,
+    BodyUnreadable,
+    body_limit,
+    compressed_encoding,
+    raw_body,
+    read_body,
+)
 from spyglass.collector.worker.process import encode_events
 
 log = logging.getLogger("spyglass.collector.ingestion")
@@ -35,31 +41,23 @@ log = logging.getLogger("spyglass.collector.ingestion")
 _SCORES_ONLY = frozenset({"score-create", "sdk-log"})
 
 
-async def _read(request: web.Request) -> bytes:
+async def _read(request: web.Request, lease: Lease) -> bytes:
+    """The body, inflated as it arrives (the events are validated and re-encoded before they are
+    persisted, so the compressed bytes are never kept), under the request's budget lease."""
     try:
         await request.app[INTAKE].check_capacity()
+        coding = compressed_encoding(request)
+        if coding is not None and coding not in INFLATABLE:
+            raise bad_request(f"cannot read body: unsupported Content-Encoding {coding!r}")
+        limit = body_limit(request)
+        try:
+            return await read_body(request, lease, limit, coding)
+        except (BodyTooLarge, InflatedTooLarge):
+            raise ApiError(413, f"body exceeds {limit} bytes") from None
+        except (BodyUnreadable, InflateError) as exc:
+            raise bad_request(f"cannot read body: {exc}") from None
     except Overloaded as exc:
         raise ApiError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
-    limit = body_limit(request)
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"body exceeds {limit} bytes") from None
-    except RequestPayloadError as exc:
-        raise bad_request(f"cannot read body: {payload_error(exc)}") from None
-    coding = compressed_encoding(request)
-    if coding is None:
-        return body
-    if coding not in INFLATABLE:
-        raise bad_request(f"cannot read body: unsupported Content-Encoding {coding!r}")
-    # Events are validated and re-encoded before they are persisted, so the compressed bytes
-    # are not kept: inflate (off the event loop) under the same limit.
-    try:
-        return await off_loop(inflate, body, coding, limit)
-    except InflatedTooLarge:
-        raise ApiError(413, f"body exceeds {limit} bytes") from None
-    except InflateError as exc:
-        raise bad_request(f"cannot read body: {exc}") from None
 
 
 async def _persist(request: web.Request, project_id: str, events: Sequence[IngestionEvent]) -> None:
@@ -76,13 +74,13 @@ async def ingestion(request: web.Request) -> web.Response:
     scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
     if scope.project_id is None:
         raise ApiError(403, ORG_KEY_CANNOT_INGEST)
-    body = await _read(request)
     allowed = _SCORES_ONLY if scope.access_level == "scores" else None
-    try:
-        batch = parse_ingestion_body(body, allowed_types=allowed)
-    except InvalidRequest as exc:
-        raise bad_request(str(exc)) from None
-    await _persist(request, scope.project_id, batch.events)
+    with request.app[INTAKE].budget.lease() as lease:
+        try:
+            batch = parse_ingestion_body(await _read(request, lease), allowed_types=allowed)
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        await _persist(request, scope.project_id, batch.events)
     response = build_ingestion_response(batch.events, batch.errors)
     return json_response(response, 207)
 
@@ -92,12 +90,12 @@ async def scores(request: web.Request) -> web.Response:
     scope = await request.app[AUTH].authenticate(request, public_key_ok=True)
     if scope.project_id is None:
         raise ApiError(403, "Forbidden: an organization key cannot write scores; use a project key")
-    body = await _read(request)
-    try:
-        parsed = parse_scores_body(body)
-    except InvalidRequest as exc:
-        raise bad_request(str(exc)) from None
-    await _persist(request, scope.project_id, parsed.events)
+    with request.app[INTAKE].budget.lease() as lease:
+        try:
+            parsed = parse_scores_body(await _read(request, lease))
+        except InvalidRequest as exc:
+            raise bad_request(str(exc)) from None
+        await _persist(request, scope.project_id, parsed.events)
     status, payload = build_scores_response(parsed)
     return json_response(payload, status)
 
@@ -108,12 +106,12 @@ def _legacy(resource: Resource, method: Method) -> Callable[[web.Request], Await
         scope = await request.app[AUTH].authenticate(request)
         if scope.project_id is None:
             raise ApiError(403, ORG_KEY_CANNOT_INGEST)
-        body = await _read(request)
-        try:
-            event = convert_legacy_request(resource, method, body)
-        except InvalidRequest as exc:
-            raise bad_request(str(exc)) from None
-        await _persist(request, scope.project_id, [event])
+        with request.app[INTAKE].budget.lease() as lease:
+            try:
+                event = convert_legacy_request(resource, method, await _read(request, lease))
+            except InvalidRequest as exc:
+                raise bad_request(str(exc)) from None
+            await _persist(request, scope.project_id, [event])
         return json_response({"id": event.body.id})
 
     return handler

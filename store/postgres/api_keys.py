@@ -50,6 +50,9 @@ class ApiKeys:
         # key id -> monotonic time of our last last_used_at write; bounds writes to one per
         # interval per key per process, whatever the request rate.
         self._touched: dict[str, float] = {}
+        # Authentication lookups made (verify and find_public): what the throttle in front of
+        # this store bounds, observable by tests and operators.
+        self.lookups = 0
 
     # ---- create -------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class ApiKeys:
         """The scope of a Basic-auth pair, or None (unknown, wrong secret, revoked, expired)."""
         # Hash before the lookup so an unknown public key costs the same work as a wrong secret.
         presented = hash_secret_key(secret_key, self._salt)
+        self.lookups += 1
         with db_errors():
             row = await self._pool.fetchrow(
                 "SELECT k.id, k.scope, k.project_id, k.organization_id, k.hashed_secret_key " + _USABLE,
@@ -161,6 +165,7 @@ class ApiKeys:
 
     async def find_public(self, public_key: str) -> AuthScope | None:
         """Public key alone (no secret): 'scores' access to its project, for browser feedback."""
+        self.lookups += 1
         with db_errors():
             row = await self._pool.fetchrow(
                 "SELECT k.id, k.project_id, k.organization_id " + _USABLE + " AND k.scope = 'PROJECT'",

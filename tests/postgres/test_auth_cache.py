@@ -141,16 +141,24 @@ async def test_requests_that_miss_together_share_one_lookup(keys: ApiKeys, proje
     assert counted.verified == 1
 
 
-async def test_a_wrong_secret_is_refused_every_time_and_never_cached(keys: ApiKeys, project: Project) -> None:
+async def test_a_wrong_secret_is_refused_every_time_and_only_briefly_remembered(
+    keys: ApiKeys, project: Project
+) -> None:
     created = await keys.create_key(project.id)
-    counted = Counted(keys)
-    auth = Authenticator(counted, TTL)
+    counted, clock = Counted(keys), Clock()
+    auth = Authenticator(counted, TTL, clock=clock)
     wrong = basic(created.public_key, created.secret_key + "x")
     for _ in range(2):
         with pytest.raises(ApiError) as refused:
             await auth.check(wrong)
         assert refused.value.status_code == 401
+    assert counted.verified == 1  # the second refusal came from the negative cache
+    clock.now += auth.limits.negative_cache_seconds
+    with pytest.raises(ApiError):
+        await auth.check(wrong)
     assert counted.verified == 2
+    # Never cached as good, and the right secret is not refused by the wrong one's entry.
+    assert (await auth.check(basic(created.public_key, created.secret_key))).project_id == project.id
 
 
 async def test_no_cache_when_the_ttl_is_zero(keys: ApiKeys, project: Project) -> None:
