@@ -31,7 +31,10 @@ class Server:
         extra_env: dict[str, str] | None = None,
         *,
         remove_data_dir: bool | None = None,
+        code: Path | None = None,
     ) -> None:
+        """`code`: run the Spyglass of that source tree (e.g. a `git worktree` of an earlier
+        commit) instead of the installed one, with this venv's packages."""
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="spyglass-bench-"))
         # A throughput run leaves ~300 MB behind; a temporary dir goes when the server stops.
         self.remove_data_dir = data_dir is None if remove_data_dir is None else remove_data_dir
@@ -48,6 +51,11 @@ class Server:
             }
         )
         env.update(extra_env or {})
+        self.code_dir = code
+        self._farm: Path | None = None
+        if code is not None:
+            self._farm = source_farm(code)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self._farm), env.get("PYTHONPATH", "")) if p)
         self.env = env
         self.public_key = ""
         self.secret_key = ""
@@ -115,6 +123,25 @@ class Server:
                 self.proc.wait()
         if self.remove_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self._farm is not None:
+            shutil.rmtree(self._farm, ignore_errors=True)
+
+
+# The installed package maps `spyglass.<layer>` to the repository's top-level folders.
+_LAYERS = ("collector", "store", "query", "ui", "cli")
+
+
+def source_farm(code: Path) -> Path:
+    """A folder whose `spyglass/` links to `code`'s layers: first on PYTHONPATH, Python's path
+    finder serves `spyglass.*` from there before the editable install's finder (which only
+    answers what the path finder does not), in the server and its spawned mapping processes."""
+    farm = Path(tempfile.mkdtemp(prefix="spyglass-code-"))
+    (farm / "spyglass").mkdir()
+    for layer in _LAYERS:
+        if not (code / layer).is_dir():
+            raise ValueError(f"{code} has no {layer}/: not a Spyglass source tree")
+        (farm / "spyglass" / layer).symlink_to((code / layer).resolve(), target_is_directory=True)
+    return farm
 
 
 class FloorServer(Server):

@@ -4,6 +4,9 @@ and ingest-to-visible latency at 1,000 spans/s, peak RSS, and the legacy ingesti
     .venv/bin/python bench/bench_ingest.py --spans 100000            # throughput
     .venv/bin/python bench/bench_ingest.py --rate 1000 --seconds 60  # latency at a fixed rate
     .venv/bin/python bench/bench_ingest.py --legacy --spans 20000    # /api/public/ingestion
+    # generations without usage (counted from their text), against an earlier commit, alternating:
+    git worktree add --detach /tmp/before HEAD
+    .venv/bin/python bench/bench_ingest.py --spans 50000 --no-usage --baseline /tmp/before --repeat 3
 
 Starts its own `spyglass serve` in a temporary data dir (the embedded default).
 """
@@ -19,6 +22,7 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import psutil
@@ -99,9 +103,11 @@ async def wait_visible(http: aiohttp.ClientSession, url: str, base: int, target:
     return polls
 
 
-async def throughput(server: Server, spans: int, batch: int, senders: int, adaptive: bool = False) -> float:
+async def throughput(
+    server: Server, spans: int, batch: int, senders: int, adaptive: bool = False, gen: Generator | None = None
+) -> float:
     """One run; returns the sustained rate (spans/s until all are queryable)."""
-    gen = Generator()
+    gen = gen or Generator()
     print(f"generating {spans} spans in batches of {batch} ...", flush=True)
     payloads = [gen.batch(batch)[0] for _ in range(spans // batch)]
     size = sum(len(p) for p in payloads)
@@ -414,6 +420,25 @@ def main() -> None:
         help="with --rate: send at the rate this long before timing (a fresh server's first requests pay "
         "one-off costs); 0 times from the first request",
     )
+    ap.add_argument(
+        "--no-usage",
+        action="store_true",
+        help="throughput: generations report no usage, so it is counted from their 2 KB input and output "
+        "(the gpt-4o and gpt-4o-mini ones: 16 %% of the spans)",
+    )
+    ap.add_argument("--prose", action="store_true", help="throughput: generations' text is prose, not ten words")
+    ap.add_argument(
+        "--unique-text",
+        action="store_true",
+        help="throughput: every generation's text differs, so no token count is cached (the worst case)",
+    )
+    ap.add_argument("--code", type=Path, help="run the Spyglass of this source tree, not the installed one")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="throughput: alternate runs between --code (or the installed code) and this source tree "
+        "(e.g. a git worktree of the commit before a change), --repeat of each; prints both medians",
+    )
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--big-trace", type=int, default=0, help="observations in one trace")
     ap.add_argument("--map-processes", type=int, default=None, help="collector.worker_concurrency")
@@ -457,10 +482,10 @@ def main() -> None:
         env[name] = value
     if args.floor and not args.rate:
         ap.error("--floor needs --rate")
-    if args.repeat > 1:
+    if args.repeat > 1 or args.baseline:
         repeat_throughput(args, env)
         return
-    server = (FloorServer(args.floor, extra_env=env) if args.floor else Server(extra_env=env)).start()
+    server = (FloorServer(args.floor, extra_env=env) if args.floor else Server(extra_env=env, code=args.code)).start()
     try:
         if args.big_trace:
             asyncio.run(big_trace(server, args.big_trace, args.batch))
@@ -483,26 +508,41 @@ def main() -> None:
                 )
             )
         else:
-            asyncio.run(throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll))
+            asyncio.run(throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll, generator(args)))
     finally:
         server.stop()
     print(f"(server ready in {server.ready_seconds:.1f} s)")
 
 
+def generator(args: argparse.Namespace) -> Generator:
+    return Generator(usage=not args.no_usage, prose=args.prose, unique_text=args.unique_text)
+
+
 def repeat_throughput(args: argparse.Namespace, env: dict[str, str]) -> None:
-    rates: list[float] = []
+    """`--repeat` runs, each on a fresh server; with `--baseline`, that many of each side,
+    alternating, so both see the same machine (its speed drifts over minutes)."""
+    sides: list[tuple[str, Path | None]] = [(str(args.code) if args.code else "installed code", args.code)]
+    if args.baseline:
+        sides.append((f"baseline {args.baseline}", args.baseline))
+    rates: dict[str, list[float]] = {label: [] for label, _ in sides}
     for i in range(args.repeat):
-        print(f"--- run {i + 1} of {args.repeat}", flush=True)
-        server = Server(extra_env=env).start()
-        try:
-            rates.append(asyncio.run(throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll)))
-        finally:
-            server.stop()
-    print(
-        f"sustained over {len(rates)} runs: median **{statistics.median(rates):,.0f} spans/s**, "
-        f"min {min(rates):,.0f}, max {max(rates):,.0f}; "
-        f"{sum(r >= 10_000 for r in rates)} of {len(rates)} runs at 10,000 or more"
-    )
+        for label, code in sides:
+            print(f"--- run {i + 1} of {args.repeat}: {label}", flush=True)
+            server = Server(extra_env=env, code=code).start()
+            try:
+                rates[label].append(
+                    asyncio.run(
+                        throughput(server, args.spans, args.batch, args.senders, args.adaptive_poll, generator(args))
+                    )
+                )
+            finally:
+                server.stop()
+    for label, runs in rates.items():
+        print(
+            f"{label}: sustained over {len(runs)} runs: median **{statistics.median(runs):,.0f} spans/s**, "
+            f"min {min(runs):,.0f}, max {max(runs):,.0f}; "
+            f"{sum(r >= 10_000 for r in runs)} of {len(runs)} runs at 10,000 or more"
+        )
 
 
 if __name__ == "__main__":

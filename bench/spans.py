@@ -45,13 +45,52 @@ def _text(rng: random.Random, size: int) -> str:
     return " ".join(out)[:size]
 
 
+_PROSE = (
+    "When the user asks for a refund, check the order's status first; if it shipped more than 30 days "
+    "ago, explain the policy (section 4.2) and offer store credit instead. Otherwise call refund_order("
+    'order_id, amount) with the exact amount in EUR, e.g. 129.99, and confirm: "Your refund of €129.99 '
+    "is on its way.\" Don't promise dates you can't keep. Summaries should be short, friendly and "
+    "accurate; quote IDs like ORD-2024-118734 verbatim. Résumé, naïve and façade keep their accents. "
+)
+
+
+def _prose(rng: random.Random, size: int) -> str:
+    """Text that tokenizes like real prompts (mixed case, punctuation, numbers, accents): ~1.6 times
+    the tiktoken work per byte of `_text`'s ten repeated words."""
+    words = _PROSE.split(" ")
+    out = []
+    n = 0
+    while n < size:
+        w = rng.choice(words)
+        out.append(w)
+        n += len(w) + 1
+    return " ".join(out)[:size]
+
+
 class Generator:
-    def __init__(self, seed: int = 1, gen_ratio: float = 0.4, io_bytes: int = 2048) -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        gen_ratio: float = 0.4,
+        io_bytes: int = 2048,
+        *,
+        usage: bool = True,
+        prose: bool = False,
+        unique_text: bool = False,
+    ) -> None:
+        """`usage=False`: generations report no usage, so Spyglass counts it from their text
+        (the OpenAI models among them: gpt-4o and gpt-4o-mini, 2 of the 5). `prose`: that text
+        is `_prose`, not ten repeated words. `unique_text`: every generation's input and output
+        differ from all others (a number in front), so no token count is ever seen twice."""
         self.rng = random.Random(seed)
         self.gen_ratio = gen_ratio
         self.io_bytes = io_bytes
-        self.prompt = _text(self.rng, io_bytes)
-        self.completion = _text(self.rng, io_bytes)
+        self.usage = usage
+        self.unique_text = unique_text
+        self._texts = 0
+        text = _prose if prose else _text
+        self.prompt = text(self.rng, io_bytes)
+        self.completion = text(self.rng, io_bytes)
         self._span_counter = int.from_bytes(os.urandom(4), "big") << 24
 
     def batch(self, spans: int, spans_per_trace: int = 10, trace_id: bytes | None = None) -> tuple[bytes, list[str]]:
@@ -108,19 +147,22 @@ class Generator:
                     attrs.append(("langfuse.trace.name", "bench-request"))
                 if rng.random() < self.gen_ratio:
                     model = rng.choice(MODELS)
+                    prompt, completion = self.prompt, self.completion
+                    if self.unique_text:
+                        self._texts += 1
+                        prompt, completion = f"{self._texts} {prompt}", f"{self._texts} {completion}"
                     attrs += [
                         ("langfuse.observation.type", "generation"),
                         ("langfuse.observation.model.name", model),
                         ("langfuse.observation.model.parameters", '{"temperature": 0.2, "max_tokens": 512}'),
-                        (
-                            "langfuse.observation.usage_details",
-                            json.dumps({"input": rng.randint(100, 4000), "output": rng.randint(10, 800)}),
-                        ),
-                        ("langfuse.observation.input", json.dumps([{"role": "user", "content": self.prompt}])),
-                        ("langfuse.observation.output", self.completion),
+                        ("langfuse.observation.input", json.dumps([{"role": "user", "content": prompt}])),
+                        ("langfuse.observation.output", completion),
                         ("langfuse.observation.completion_start_time", json.dumps("2026-11-22T10:00:00.123456Z")),
                         ("gen_ai.system", "openai"),
                     ]
+                    if self.usage:
+                        usage = {"input": rng.randint(100, 4000), "output": rng.randint(10, 800)}
+                        attrs.append(("langfuse.observation.usage_details", json.dumps(usage)))
                 else:
                     attrs += [
                         ("langfuse.observation.type", "span"),

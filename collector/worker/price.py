@@ -6,12 +6,16 @@ rows made by legacy /ingestion merges are priced by the worker itself. Both use 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
-from spyglass.collector.pricing import ModelMatcher, compute_cost, usage_with_total
+from spyglass.collector.pricing import ModelMatcher, ModelPrice, compute_cost, usage_with_total
+from spyglass.collector.pricing.tokens import InferredUsage, infer_usage, tokenizer_for
 from spyglass.store.clickhouse.rows import ObservationRow
+
+# Metadata key saying the row's usage was counted from its text, not reported by the client.
+INFERRED_USAGE_KEY: Final = "spyglass.usage"
 
 
 def needs_pricing(row: ObservationRow) -> bool:
@@ -20,19 +24,37 @@ def needs_pricing(row: ObservationRow) -> bool:
 
 def price_row(matcher: ModelMatcher, project_id: str, row: ObservationRow) -> ObservationRow:
     """The row with stored usage (plus total) and its cost. The project's models must be
-    registered on `matcher` (see `ModelMatcher.has_project`) before calling."""
+    registered on `matcher` (see `ModelMatcher.has_project`) before calling.
+
+    A row that reports no usage gets it counted from its input and output text when its model
+    has a tokenizer (`pricing/tokens.py`), marked under `INFERRED_USAGE_KEY` in its metadata."""
     if not needs_pricing(row):
         return row
     model = matcher.match(project_id, row.provided_model_name) if row.provided_model_name else None
     usage = row.usage_details
+    metadata = row.metadata
+    # A legacy merge carries the usage an earlier write inferred: count again, from the merged
+    # text (and model), whenever the client still has not reported any.
+    inferred_before = INFERRED_USAGE_KEY in metadata
+    if not row.provided_usage_details and (not usage or inferred_before):
+        inferred = _inferred(model, row) if model is not None else None
+        if inferred is not None:
+            usage = inferred.usage
+            metadata = {**metadata, INFERRED_USAGE_KEY: inferred.note()}
+        elif inferred_before:
+            usage = {}
+            metadata = {key: value for key, value in metadata.items() if key != INFERRED_USAGE_KEY}
+    elif inferred_before:  # the client reported usage since: it replaces the inferred one
+        metadata = {key: value for key, value in metadata.items() if key != INFERRED_USAGE_KEY}
     if usage and "total" not in usage:  # OTel rows come with their total; legacy merges may not
         usage = usage_with_total(usage)
     # Parameters only matter to a conditional tier's checks: most models have none, so most
     # generations skip decoding them.
     parameters = _json_object(row.model_parameters) if model is not None and model.conditional_tiers else None
-    result = compute_cost(usage, row.provided_cost_details or None, model, parameters, row.metadata)
+    result = compute_cost(usage, row.provided_cost_details or None, model, parameters, metadata)
     return msgspec.structs.replace(
         row,
+        metadata=metadata,
         usage_details=usage,
         cost_details=result.cost_details,
         total_cost=result.total_cost,
@@ -40,6 +62,14 @@ def price_row(matcher: ModelMatcher, project_id: str, row: ObservationRow) -> Ob
         usage_pricing_tier_id=result.tier_id,
         usage_pricing_tier_name=result.tier_name,
     )
+
+
+def _inferred(model: ModelPrice, row: ObservationRow) -> InferredUsage | None:
+    # Upstream leaves failed generations alone: their output is an error, not the model's.
+    if row.level == "ERROR" or (row.input is None and row.output is None):
+        return None
+    tokenizer = tokenizer_for(model.tokenizer_id, model.tokenizer_config)
+    return infer_usage(tokenizer, row.input, row.output) if tokenizer is not None else None
 
 
 def _json_object(text: str | None) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -55,6 +56,9 @@ from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
 from spyglass.store.locks import Lease, LocalMergeLocks, MergeLocks
 
 log = logging.getLogger("spyglass.worker")
+
+# How long pricing legacy rows may hold the event loop before it yields.
+_PRICE_SLICE_SECONDS = 0.005
 
 _events_decoder = msgspec.json.Decoder(list[IngestionEvent])
 
@@ -427,13 +431,17 @@ class RowProcessor:
 
     async def _price(self, batch: _Batch) -> None:
         """Price rows made by legacy merges (OTel rows arrive priced from the mapping processes)."""
-        for n, key in enumerate(k for k in batch.observations if k in batch.unpriced):
+        # A long legacy batch must not hold the event loop: a row whose usage is counted from
+        # its text can take milliseconds (tokens.MAX_EXACT_CHARS), so yield by time, not count.
+        slice_ends = time.perf_counter() + _PRICE_SLICE_SECONDS
+        for key in [k for k in batch.observations if k in batch.unpriced]:
             row = batch.observations[key]
             if row.provided_model_name:
                 await self._project_models(key[0])
             batch.observations[key] = price_row(self.matcher, key[0], row)
-            if n % 500 == 499:
-                await asyncio.sleep(0)  # a long legacy batch must not hold the event loop
+            if time.perf_counter() >= slice_ends:
+                await asyncio.sleep(0)
+                slice_ends = time.perf_counter() + _PRICE_SLICE_SECONDS
 
 
 R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
