@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -18,6 +18,23 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # Backpressure: past this many queued-but-unprocessed payloads, answer 429 / UNAVAILABLE.
     max_backlog: int = 2000
     retry_after_seconds: int = 2
+    # Bytes of request bodies held at once, as received and as inflated, by every receiver
+    # together: past it a request is answered 429 / UNAVAILABLE with Retry-After before its body
+    # is read. 256 MiB is a dozen bodies at the 20 MiB limit, or ~1,000 typical exports of
+    # 250 KB. A body larger than this still gets in when nothing else is in flight. 0: no limit.
+    max_body_bytes_in_flight: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024 * 1024
+    # Failed API-key checks allowed per client address and per public key: `auth_max_failures`
+    # in a row, then one more every window / max_failures seconds (a leaky bucket); past that a
+    # request whose key is not already cached is answered 429 with Retry-After, without asking
+    # PostgreSQL. 0 turns the throttle off.
+    auth_max_failures: Annotated[int, msgspec.Meta(ge=0)] = 20
+    auth_failure_window_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    # A refused key pair is refused again from memory for this long (a key created meanwhile
+    # has its own pair, so it is never refused by it; 0: off).
+    auth_negative_cache_seconds: Annotated[float, msgspec.Meta(ge=0)] = 3.0
+    # Reverse proxies in front of Spyglass that append the client's address to X-Forwarded-For;
+    # 0 (the default) ignores that header and throttles by the connection's peer address.
+    auth_trusted_proxies: Annotated[int, msgspec.Meta(ge=0)] = 0
     # Worker batching into ClickHouse: a batch is up to this many payloads (16,000 spans at the
     # SDKs' 500 per export). Fewer, larger inserts mean fewer parts to write and merge: 8.6-10.0k
     # against 7.5-8.9k spans/s with 16 (bench/RESULTS.md).
@@ -38,6 +55,15 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_attempts: int = 5
     # A payload taken by a worker that dies is handed to another worker after this long.
     visibility_timeout_seconds: float = 60.0
+    # Scale-out (Redis queue) workers compare the raw log with what ClickHouse committed this
+    # often and re-queue what Redis lost in a crash (one worker per project at a time; 0: off).
+    reconcile_interval_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    # Only payloads received at least this long ago are checked: a younger one may still be on
+    # its way from the collector to the queue.
+    reconcile_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    # How far back the reconciler looks when Redis holds no watermark for a project (its first
+    # pass, or Redis came back empty); after that it scans only from the watermark on.
+    reconcile_lookback_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
 
     @property
     def largest_body_bytes(self) -> int:
