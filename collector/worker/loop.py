@@ -5,10 +5,9 @@ its ingest_log row after them, so a crash at any point leaves either nothing or 
 payload. One rule for errors, as the OTel Collector's consumererror: a PermanentError (undecodable,
 missing or unreadable blob) makes a dead letter at once, with its reason; a RetryableError puts the
 batch back with backoff, and so does an unknown error, each bounded by `max_attempts` (then a dead
-letter) and logged. A payload whose
-rows the store refuses is first isolated from its batch; then only the rows refused (found by
-bisecting the insert) are left out and recorded as a dead letter, so one bad field never loses an
-acknowledged payload.
+letter) and logged. A payload whose rows the store refuses is first isolated from its batch; then
+only the rows refused (found by bisecting the insert) are left out and recorded as a dead letter,
+so one bad field never loses an acknowledged payload.
 """
 
 from __future__ import annotations
@@ -121,9 +120,8 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 class WorkerStats(msgspec.Struct):
     batches: int = 0
-    # Committed batches by size: counts per BATCH_BUCKETS upper bound, and the sum of sizes.
+    # Committed batches by size: counts per BATCH_BUCKETS upper bound (their sum is `payloads`).
     batch_sizes: list[int] = msgspec.field(default_factory=lambda: [0] * (len(BATCH_BUCKETS) + 1))
-    batch_payloads_sum: int = 0
     payloads: int = 0
     rows: int = 0
     retries: int = 0
@@ -147,12 +145,11 @@ class IngestWorker:
         self._ch = ch
         self._blob = blob
         self._queue = queue
-        self._processor = processor
+        self.processor = processor
         self._dead = dead_letters
         self._cfg = cfg
         self._batch_messages = batch_messages or cfg.batch_max_payloads
         self._announce = announce
-        self.processor = processor
         self._stopping = asyncio.Event()
         self.stats = WorkerStats()
 
@@ -235,7 +232,7 @@ class IngestWorker:
         if not payloads:
             return _Staged([], None, None)
         try:
-            return _Staged(payloads, await self._processor.start(payloads), None)
+            return _Staged(payloads, await self.processor.start(payloads), None)
         except Exception as exc:
             return _Staged(payloads, None, exc)
 
@@ -254,13 +251,13 @@ class IngestWorker:
         try:
             if staged.error is not None:
                 raise staged.error
-            prepared = await self._processor.finish(staged.started)
+            prepared = await self.processor.finish(staged.started)
             try:
                 # A lone payload is past isolating: a row the store refuses is left out, not its payload.
                 await self._insert(prepared, salvage=len(payloads) == 1)
-                self._processor.committed(prepared)
+                self.processor.committed(prepared)
             finally:
-                await self._processor.release(prepared)
+                await self.processor.release(prepared)
         except RetryableError as exc:
             log.warning("batch of %d payloads will be retried: %s", len(payloads), exc)
             await self._retry([p.message for p in payloads], str(exc))
@@ -285,7 +282,6 @@ class IngestWorker:
         await self._queue.ack([p.message.id for p, _, _ in prepared.done])
         self.stats.batches += 1
         self.stats.payloads += len(prepared.done)
-        self.stats.batch_payloads_sum += len(prepared.done)
         self.stats.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(prepared.done))] += 1
         if prepared.done:
             newest = max(p.ref.received_us for p, _, _ in prepared.done)

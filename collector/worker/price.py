@@ -36,15 +36,16 @@ def price_row(matcher: ModelMatcher, project_id: str, row: ObservationRow) -> Ob
     # A legacy merge carries the usage an earlier write inferred: count again, from the merged
     # text (and model), whenever the client still has not reported any.
     inferred_before = INFERRED_USAGE_KEY in metadata
+    inferred = None
     if not row.provided_usage_details and (not usage or inferred_before):
         inferred = _inferred(model, row) if model is not None else None
         if inferred is not None:
             usage = inferred.usage
-            metadata = {**metadata, INFERRED_USAGE_KEY: inferred.note()}
         elif inferred_before:
-            usage = {}
-            metadata = {key: value for key, value in metadata.items() if key != INFERRED_USAGE_KEY}
-    elif inferred_before:  # the client reported usage since: it replaces the inferred one
+            usage = {}  # the merged row's model has no tokenizer: the old count no longer holds
+    if inferred is not None:
+        metadata = {**metadata, INFERRED_USAGE_KEY: inferred.note()}
+    elif inferred_before:  # no longer inferred (or the client reported usage since)
         metadata = {key: value for key, value in metadata.items() if key != INFERRED_USAGE_KEY}
     if usage and "total" not in usage:  # OTel rows come with their total; legacy merges may not
         usage = usage_with_total(usage)

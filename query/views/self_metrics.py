@@ -63,7 +63,7 @@ def _worker_metrics(worker: IngestWorker) -> Iterator[Metric]:
         cumulative += count
         buckets.append((bound, cumulative))
     yield HistogramMetricFamily(
-        "spyglass_worker_batch_payloads", "Payloads per committed batch", buckets, stats.batch_payloads_sum
+        "spyglass_worker_batch_payloads", "Payloads per committed batch", buckets, stats.payloads
     )
 
 

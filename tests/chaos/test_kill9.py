@@ -151,6 +151,28 @@ def _base_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def scaleout_env(data_dir: Path, pg_dsn: str, redis_url: str, prefix: str, s3_server: Any) -> dict[str, str]:
+    """Collector and worker on PostgreSQL, Redis and S3 servers; chDB stays under `data_dir`."""
+    env = _base_env(data_dir)
+    env.update(
+        {
+            "DATABASE_URL": pg_dsn,
+            "SALT": "chaos-salt",
+            "REDIS_CONNECTION_STRING": redis_url,
+            "REDIS_KEY_PREFIX": prefix,
+            "LANGFUSE_S3_EVENT_UPLOAD_BUCKET": s3_server.create_bucket(),
+            "LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT": s3_server.endpoint,
+            "LANGFUSE_S3_EVENT_UPLOAD_REGION": s3_server.region,
+            "LANGFUSE_S3_EVENT_UPLOAD_ACCESS_KEY_ID": s3_server.access_key,
+            "LANGFUSE_S3_EVENT_UPLOAD_SECRET_ACCESS_KEY": s3_server.secret_key,
+            "LANGFUSE_S3_EVENT_UPLOAD_FORCE_PATH_STYLE": "true",
+            # a redelivered message of a killed worker is reclaimed after this many seconds
+            "SPYGLASS_COLLECTOR__VISIBILITY_TIMEOUT_SECONDS": "3",
+        }
+    )
+    return env
+
+
 def test_kill9_embedded_loses_nothing_acknowledged(tmp_path: Path) -> None:
     env = _base_env(tmp_path / "data")
     proc, lines = _spawn(["serve"], env)
@@ -190,24 +212,7 @@ def test_kill9_embedded_loses_nothing_acknowledged(tmp_path: Path) -> None:
 def test_kill9_scaleout_worker_loses_nothing_acknowledged(
     tmp_path: Path, pg_server_dsn: str, redis_url: str, s3_server: Any
 ) -> None:
-    bucket = s3_server.create_bucket()
-    env = _base_env(tmp_path / "data")
-    env.update(
-        {
-            "DATABASE_URL": pg_server_dsn,
-            "SALT": "chaos-salt",
-            "REDIS_CONNECTION_STRING": redis_url,
-            "REDIS_KEY_PREFIX": f"chaos{os.getpid()}",
-            "LANGFUSE_S3_EVENT_UPLOAD_BUCKET": bucket,
-            "LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT": s3_server.endpoint,
-            "LANGFUSE_S3_EVENT_UPLOAD_REGION": s3_server.region,
-            "LANGFUSE_S3_EVENT_UPLOAD_ACCESS_KEY_ID": s3_server.access_key,
-            "LANGFUSE_S3_EVENT_UPLOAD_SECRET_ACCESS_KEY": s3_server.secret_key,
-            "LANGFUSE_S3_EVENT_UPLOAD_FORCE_PATH_STYLE": "true",
-            # a redelivered message of a killed worker is reclaimed after this many seconds
-            "SPYGLASS_COLLECTOR__VISIBILITY_TIMEOUT_SECONDS": "3",
-        }
-    )
+    env = scaleout_env(tmp_path / "data", pg_server_dsn, redis_url, f"chaos{os.getpid()}", s3_server)
     created = subprocess.run(
         [*SPYGLASS, "projects", "create", f"chaos-{os.getpid()}"], env=env, capture_output=True, text=True, timeout=120
     )

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.chaos.test_kill9 import SPYGLASS, Load, _base_env, _spawn, _stored_ids, _term
+from tests.chaos.test_kill9 import SPYGLASS, Load, _spawn, _stored_ids, _term, scaleout_env
 from tests.engines.redis_server import RedisServer
 from tests.harness import free_port
 
@@ -36,22 +36,10 @@ def _watermark_us(client: redis.Redis, prefix: str, project_id: str) -> int:
 
 def test_kill9_redis_under_load_loses_nothing_acknowledged(tmp_path: Path, pg_server_dsn: str, s3_server: Any) -> None:
     server = RedisServer()  # this test's own: it is killed
-    bucket = s3_server.create_bucket()
     prefix = f"chaos-redis{os.getpid()}"
-    env = _base_env(tmp_path / "data")
+    env = scaleout_env(tmp_path / "data", pg_server_dsn, server.url, prefix, s3_server)
     env.update(
         {
-            "DATABASE_URL": pg_server_dsn,
-            "SALT": "chaos-salt",
-            "REDIS_CONNECTION_STRING": server.url,
-            "REDIS_KEY_PREFIX": prefix,
-            "LANGFUSE_S3_EVENT_UPLOAD_BUCKET": bucket,
-            "LANGFUSE_S3_EVENT_UPLOAD_ENDPOINT": s3_server.endpoint,
-            "LANGFUSE_S3_EVENT_UPLOAD_REGION": s3_server.region,
-            "LANGFUSE_S3_EVENT_UPLOAD_ACCESS_KEY_ID": s3_server.access_key,
-            "LANGFUSE_S3_EVENT_UPLOAD_SECRET_ACCESS_KEY": s3_server.secret_key,
-            "LANGFUSE_S3_EVENT_UPLOAD_FORCE_PATH_STYLE": "true",
-            "SPYGLASS_COLLECTOR__VISIBILITY_TIMEOUT_SECONDS": "3",
             # Short, so the test takes seconds: a pass every ~2 s over payloads older than 4 s.
             "SPYGLASS_COLLECTOR__RECONCILE_INTERVAL_SECONDS": "2",
             "SPYGLASS_COLLECTOR__RECONCILE_GRACE_SECONDS": "4",
