@@ -8,8 +8,9 @@ Key layout (after the configured prefix, e.g. LANGFUSE_S3_EVENT_UPLOAD_PREFIX):
 - `received_us`: receive time in microseconds since the epoch, zero-padded to 17 digits, so
   keys sort by time within an hour and rows written from the payload get a deterministic
   version (a replay writes identical rows, which the store collapses).
-- `source`: `otel` (an OTLP ExportTraceServiceRequest) or `ingestion` (Langfuse events as a
-  JSON array of already-validated events).
+- `source`: `otel` (an OTLP ExportTraceServiceRequest), `otel-logs` (an OTLP
+  ExportLogsServiceRequest) or `ingestion` (Langfuse events as a JSON array of already-validated
+  events).
 - `fmt`: `pb` (protobuf) or `json`.
 - `.gz`: the payload is stored gzip-compressed, as the client sent it (OTLP/HTTP with
   `Content-Encoding: gzip`): several times fewer bytes to write, fsync, fetch and pipe to the
@@ -27,14 +28,14 @@ from typing import Literal
 
 import msgspec
 
-Source = Literal["otel", "ingestion"]
+Source = Literal["otel", "otel-logs", "ingestion"]
 Fmt = Literal["pb", "json"]
 Encoding = Literal["identity", "gzip"]
 _SUFFIX: dict[str, str] = {"identity": "", "gzip": ".gz"}
 
 _KEY = re.compile(
     r"^raw/(?P<project>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/"
-    r"(?P<us>\d{17})-(?P<nonce>[0-9a-f]+)\.(?P<source>otel|ingestion)\.(?P<fmt>pb|json)(?P<gz>\.gz)?$"
+    r"(?P<us>\d{17})-(?P<nonce>[0-9a-f]+)\.(?P<source>otel|otel-logs|ingestion)\.(?P<fmt>pb|json)(?P<gz>\.gz)?$"
 )
 
 

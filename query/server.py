@@ -19,7 +19,7 @@ from spyglass.collector.http.state import LIFECYCLE, Lifecycle
 from spyglass.query.config import ApiConfig
 from spyglass.query.reads.params import refuse_nul
 from spyglass.store.errors import PermanentError, RetryableError
-from spyglass.store.postgres.faults import refused_nul
+from spyglass.store.postgres.faults import Conflict, NotFound, refused_nul
 from spyglass.store.postgres.text import NUL_PROBLEM
 
 log = logging.getLogger("spyglass.http")
@@ -48,6 +48,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             503,
             {"Retry-After": "2"},
         )
+    except (NotFound, Conflict) as exc:
+        # A row the request names is missing, or its write collides: the client's to fix.
+        status = 404 if isinstance(exc, NotFound) else 409
+        return ApiError(status, str(exc).removeprefix(f"{exc.component}: ")).to_response()
     except PermanentError as exc:
         if refused_nul(exc):
             return _nul_refused(request, exc)

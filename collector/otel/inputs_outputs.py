@@ -313,6 +313,12 @@ def _pydantic_ai(attrs: dict[str, Any]) -> InputOutput | None:
     )
 
 
+def semconv_messages(attrs: dict[str, Any]) -> InputOutput | None:
+    """Input/output from GenAI semantic-convention attributes (`gen_ai.input.messages`, ...):
+    of a span, a span event or a log record alike."""
+    return _gen_ai_semconv(attrs)
+
+
 def _gen_ai_semconv(attrs: dict[str, Any]) -> InputOutput | None:
     messages_in = attrs.get("gen_ai.input.messages")
     messages_out = attrs.get("gen_ai.output.messages")

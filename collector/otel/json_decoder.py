@@ -122,6 +122,10 @@ def _value(raw: Any) -> Any:
     return None
 
 
+# An OTLP/JSON AnyValue (log bodies use it too).
+any_value = _value
+
+
 def attributes(raw: Any) -> Attributes:
     if not raw:
         return {}

@@ -49,6 +49,10 @@ def _message_value_any(value: Any) -> Any:
     return text if text else _message_value(value)
 
 
+# An AnyValue message (log bodies use it too).
+message_value = _message_value_any
+
+
 def message_attributes(key_values: Any) -> Attributes:
     out: Attributes = {}
     for kv in key_values:

@@ -80,12 +80,12 @@ class Rejections:
         twin.count, twin.by_reason, twin.first_example = self.count, dict(self.by_reason), self.first_example
         return twin
 
-    def message(self, total: int) -> str:
+    def message(self, total: int, items: str = "spans") -> str:
         """One line for `partial_success.error_message`; empty when nothing was rejected."""
         if not self.count:
             return ""
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.by_reason.items()))
-        return f"rejected {self.count} of {total} spans ({reasons}); first: {self.first_example}"
+        return f"rejected {self.count} of {total} {items} ({reasons}); first: {self.first_example}"
 
 
 class DecodedExport:

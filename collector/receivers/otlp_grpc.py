@@ -1,4 +1,5 @@
-"""OTLP/gRPC trace receiver (TraceService/Export), sharing the HTTP receiver's pipeline.
+"""OTLP/gRPC receiver (TraceService, LogsService and MetricsService Export), sharing the HTTP
+receiver's accept path (`accept.accept_otlp`).
 
 The request arrives as raw bytes (no deserializer) so the same decoder inspects it and the
 same bytes are persisted. Status codes follow the OTLP spec: INVALID_ARGUMENT for malformed
@@ -27,22 +28,38 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from spyglass.collector.budget import Overloaded
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError
 from spyglass.collector.http.state import AUTH, INTAKE
 from spyglass.collector.intake import Intake
-from spyglass.collector.otel import OtlpDecodeError
-from spyglass.collector.receivers.bodies import off_loop
-from spyglass.collector.receivers.inspect import inspect_request
+from spyglass.collector.receivers.accept import (
+    LOGS,
+    METRICS,
+    TRACES,
+    AllRejected,
+    Malformed,
+    Signal,
+    TooLarge,
+    accept_otlp,
+)
+from spyglass.collector.receivers.otlp_status import response_bytes
 from spyglass.collector.throttle import client_address, grpc_peer_host
 from spyglass.store.errors import RetryableError
 
 log = logging.getLogger("spyglass.collector.grpc")
 
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+EXPORT_METHODS = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export": TRACES,
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": LOGS,
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": METRICS,
+}
+_REQUEST_NAMES = {
+    "traces": "ExportTraceServiceRequest",
+    "logs": "ExportLogsServiceRequest",
+    "metrics": "ExportMetricsServiceRequest",
+}
 
 
 def _retry_trailer(code: grpc.StatusCode, message: str, seconds: int) -> tuple[tuple[str, bytes], ...]:
@@ -57,7 +74,7 @@ async def _unavailable(context: grpc.aio.ServicerContext, message: str, retry_af
     await context.abort(grpc.StatusCode.UNAVAILABLE, message)
 
 
-class TraceServiceHandler(grpc.GenericRpcHandler):
+class OtlpServiceHandler(grpc.GenericRpcHandler):
     """Reads the authenticator and intake from the app state on every call, like the HTTP
     handlers, so both receivers always share one pipeline."""
 
@@ -66,13 +83,18 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
         self._max_message = max_message
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
-        if handler_call_details.method == EXPORT_METHOD:
-            return grpc.stream_unary_rpc_method_handler(self._export)
-        return None
+        signal = EXPORT_METHODS.get(handler_call_details.method)
+        if signal is None:
+            return None
 
-    async def _export(self, _requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
-        # The message is read with `context.read()`, once there is room for it; `_requests`
-        # (which would read it) is never iterated.
+        async def export(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+            return await self._export(signal, context)
+
+        return grpc.stream_unary_rpc_method_handler(export)
+
+    async def _export(self, signal: Signal, context: grpc.aio.ServicerContext) -> bytes:
+        # The message is read with `context.read()`, once there is room for it; the request
+        # iterator (which would read it) is never iterated.
         metadata: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key in ("authorization", "x-forwarded-for"):
@@ -98,37 +120,25 @@ class TraceServiceHandler(grpc.GenericRpcHandler):
                 await _unavailable(context, str(exc), exc.retry_after)
             request = await context.read()
             if request is grpc.aio.EOF:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no ExportTraceServiceRequest was sent")
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {_REQUEST_NAMES[signal.name]} was sent")
             assert isinstance(request, bytes)
             lease.give_back(lease.held - len(request))
-            return await self._accept(request, intake, scope.project_id, context)
-
-    async def _accept(
-        self, request: bytes, intake: Intake, project_id: str, context: grpc.aio.ServicerContext
-    ) -> bytes:
-        response = trace_service_pb2.ExportTraceServiceResponse()
-        if not request:
-            return response.SerializeToString()
-        # Persisted while it is parsed (see `Intake.stage`); deleted again if rejected.
-        with await intake.stage(project_id, "otel", "pb", request) as staged:
             try:
-                # Parsing a batch takes milliseconds: keep it off the loop, as the HTTP receiver does.
-                inspection = await off_loop(inspect_request, request, "pb")
-            except OtlpDecodeError as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed OTLP protobuf: {exc}")
-            if inspection.total_spans == 0:
-                return response.SerializeToString()
-            if inspection.rejected_spans == inspection.total_spans:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"every span was invalid: {inspection.message}")
-            try:
-                await staged.commit()
-            except RetryableError as exc:
-                log.warning("could not persist an OTLP/gRPC payload: %s", exc)
+                accepted = await accept_otlp(
+                    intake,
+                    scope.project_id,
+                    signal,
+                    request,
+                    fmt="pb",
+                    coding=None,
+                    limit=self._max_message,
+                    lease=lease,
+                )
+            except (Malformed, AllRejected, TooLarge) as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except RetryableError:
                 await _unavailable(context, "temporarily unable to persist the payload; retry", 2)
-        if inspection.rejected_spans:
-            response.partial_success.rejected_spans = inspection.rejected_spans
-            response.partial_success.error_message = inspection.message
-        return response.SerializeToString()
+        return response_bytes(signal.name, accepted.rejected, accepted.message)
 
 
 async def start_grpc_server(cfg: CollectorConfig, state: Mapping[Any, Any]) -> tuple[grpc.aio.Server, int]:
@@ -139,7 +149,7 @@ async def start_grpc_server(cfg: CollectorConfig, state: Mapping[Any, Any]) -> t
             ("grpc.http2.bdp_probe", 0),
         ],
     )
-    server.add_generic_rpc_handlers((TraceServiceHandler(state, cfg.max_body_bytes),))
+    server.add_generic_rpc_handlers((OtlpServiceHandler(state, cfg.max_body_bytes),))
     port = server.add_insecure_port(f"{cfg.grpc_host}:{cfg.grpc_port}")
     if port == 0:
         from spyglass.store.errors import StartupError

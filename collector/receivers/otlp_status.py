@@ -1,12 +1,16 @@
 """OTLP responses in the request's own encoding (protobuf or JSON), per the OTLP spec:
-success is an ExportTraceServiceResponse (with partial_success when spans were rejected),
-errors are a google.rpc.Status."""
+success is the signal's Export*ServiceResponse (with partial_success when items were
+rejected), errors are a google.rpc.Status."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 from aiohttp import web
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 PROTOBUF = "application/x-protobuf"
@@ -14,7 +18,6 @@ JSON = "application/json"
 
 # gRPC status codes used in Status bodies.
 INVALID_ARGUMENT = 3
-RESOURCE_EXHAUSTED = 8
 UNAUTHENTICATED = 16
 UNAVAILABLE = 14
 INTERNAL = 13
@@ -30,17 +33,31 @@ _HTTP_TO_GRPC = {
 }
 
 
-def success(content_type: str, rejected: int = 0, message: str = "") -> web.Response:
+# Per signal: the response message and its partial_success count field (proto name, JSON name).
+_RESPONSES: dict[str, tuple[Any, str, str]] = {
+    "traces": (trace_service_pb2.ExportTraceServiceResponse, "rejected_spans", "rejectedSpans"),
+    "logs": (logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records", "rejectedLogRecords"),
+    "metrics": (metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points", "rejectedDataPoints"),
+}
+
+
+def response_bytes(signal: str, rejected: int = 0, message: str = "") -> bytes:
+    """The signal's Export*ServiceResponse, serialized (HTTP protobuf bodies and gRPC)."""
+    kind, field, _ = _RESPONSES[signal]
+    resp = kind()
+    if rejected or message:
+        setattr(resp.partial_success, field, rejected)
+        resp.partial_success.error_message = message
+    return resp.SerializeToString()
+
+
+def success(content_type: str, signal: str = "traces", rejected: int = 0, message: str = "") -> web.Response:
     if content_type == PROTOBUF:
-        resp = trace_service_pb2.ExportTraceServiceResponse()
-        if rejected or message:
-            resp.partial_success.rejected_spans = rejected
-            resp.partial_success.error_message = message
-        return web.Response(body=resp.SerializeToString(), content_type=PROTOBUF)
+        return web.Response(body=response_bytes(signal, rejected, message), content_type=PROTOBUF)
     body: dict[str, object] = {}
     if rejected or message:
         # int64 fields are strings in OTLP/JSON.
-        body["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+        body["partialSuccess"] = {_RESPONSES[signal][2]: str(rejected), "errorMessage": message}
     return web.Response(body=msgspec.json.encode(body), content_type=JSON)
 
 

@@ -25,6 +25,8 @@ import msgspec
 from spyglass.collector.compression import InflateError, inflate
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.otel import ExperimentItem, OtlpDecodeError, TracePatch, decode_otlp, map_export
+from spyglass.collector.otel.log_events import event_row, is_genai_event, log_event_stem
+from spyglass.collector.otel.logs import decode_logs
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.cpu_priority import lower_current
 from spyglass.collector.worker.encode import json_each_row
@@ -53,6 +55,10 @@ class MapTask(msgspec.Struct, frozen=True, array_like=True):
     models: ProjectModels
     # How `body` is stored in the raw log (`RawRef.encoding`): "gzip" bodies are inflated here.
     encoding: str = "identity"
+    # The raw log's source (`RawRef.source`): "otel" (traces) or "otel-logs".
+    source: str = "otel"
+    # The raw-log key: log events take their ids from it (`otel/log_events.py`).
+    key: str = ""
 
 
 class MappedPayload(msgspec.Struct, kw_only=True):
@@ -74,6 +80,12 @@ class MappedPayload(msgspec.Struct, kw_only=True):
     # UTC days (days since the epoch) of the `rows`' start times: which cached metrics days the
     # insert changes (query/metrics/day_cache.py).
     days: list[int] = []
+    # (trace id, observation id) of generations that came with neither input nor output: their
+    # GenAI log events, if any arrived first, supply them (the worker looks).
+    io_missing: list[tuple[str, str]] = []
+    # A logs payload's GenAI events (also in `rows`): the worker composes their observation's
+    # input/output from them.
+    genai_events: list[ObservationRow] = []
 
 
 # Per mapping process: the built-in catalog is compiled once, project models on first use and
@@ -126,6 +138,8 @@ def _map_payload(task: MapTask, max_inflated: int) -> MappedPayload | str:
             body = inflate(body, task.encoding, max_inflated)
         except (InflateError, ValueError) as exc:
             return f"cannot inflate {task.encoding} payload: {exc}"
+    if task.source == "otel-logs":
+        return _map_logs(task, body)
     try:
         export = decode_otlp(body, _CONTENT_TYPE[task.fmt])
     except OtlpDecodeError as exc:
@@ -154,6 +168,33 @@ def _map_payload(task: MapTask, max_inflated: int) -> MappedPayload | str:
         rejected_count=result.rejected_count,
         unmappable_count=result.unmappable_count,
         days=list({int(row.start_time // 86400) for row in ready}),
+        io_missing=[
+            (row.trace_id, row.id)
+            for row in by_id.values()
+            if row.type == "GENERATION" and row.input is None and row.output is None
+        ],
+    )
+
+
+def _map_logs(task: MapTask, body: bytes) -> MappedPayload | str:
+    """A logs payload's EVENT rows (log records of a trace; see `otel/log_events.py`)."""
+    try:
+        decoded = decode_logs(body, task.fmt)
+    except OtlpDecodeError as exc:
+        return str(exc)
+    stem = log_event_stem(task.key)
+    rows = [
+        event_row(record, f"{stem}-{index:05d}", task.project_id, task.received_at)
+        for index, record in enumerate(decoded.records)
+    ]
+    return MappedPayload(
+        rows=json_each_row(rows),
+        row_count=len(rows),
+        ids=[row.id for row in rows],
+        spans=decoded.total,
+        rejected_count=decoded.rejections.count,
+        days=list({int(row.start_time // 86400) for row in rows}),
+        genai_events=[row for row in rows if row.parent_observation_id and is_genai_event(row.name)],
     )
 
 

@@ -44,13 +44,14 @@ from spyglass.collector.events import (
     needs_wrapper_trace,
     wrapper_trace_event,
 )
-from spyglass.collector.otel import ExperimentItem, merge_trace_patch
+from spyglass.collector.otel import ExperimentItem, TracePatch, merge_trace_patch
+from spyglass.collector.otel.log_events import GENAI_PREFIX, compose_io
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
 from spyglass.collector.worker.encode import decode_rows
 from spyglass.collector.worker.loop import Payload, Prepared
 from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels, prompt_to_link
 from spyglass.collector.worker.price import price_row
-from spyglass.collector.worker.state import RowCache
+from spyglass.collector.worker.state import RowCache, read_child_events
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
 from spyglass.store.locks import Lease, LocalMergeLocks, MergeLocks
@@ -165,11 +166,16 @@ class RowProcessor:
         """Hand the batch's OTel payloads to the mapping processes; `finish` folds the results.
         Starting batch N+1 while batch N is still being inserted keeps both cores busy."""
         ordered = sorted(payloads, key=lambda p: p.ref.received_us)
-        otel = [p for p in ordered if p.ref.source == "otel"]
+        otel = [p for p in ordered if p.ref.source in _MAPPED_SOURCES]
         tasks = []
         for p in otel:
-            models = await self._project_models(p.ref.project_id)
-            tasks.append(MapTask(p.body, p.ref.fmt, p.ref.project_id, p.ref.received_us / 1e6, models, p.ref.encoding))
+            ref = p.ref
+            models = await self._project_models(ref.project_id)
+            tasks.append(
+                MapTask(
+                    p.body, ref.fmt, ref.project_id, ref.received_us / 1e6, models, ref.encoding, ref.source, ref.key
+                )
+            )
         futures = [asyncio.wrap_future(f) for f in self._mapper.submit(tasks)]
         return Started(ordered, {id(p): f for p, f in zip(otel, futures, strict=True)})
 
@@ -181,7 +187,7 @@ class RowProcessor:
         batch = _Batch()
         parsed: list[tuple[Payload, Parsed, int]] = []
         for p in started.ordered:
-            if p.ref.source == "otel":
+            if p.ref.source in _MAPPED_SOURCES:
                 result = await started.mapping[id(p)]
                 if isinstance(result, str):
                     prepared.failed.append((p, f"undecodable otel payload: {result}"))
@@ -195,13 +201,15 @@ class RowProcessor:
                 continue
             parsed.append((p, group_events(events), len(events)))
         wanted = _entities(parsed)
+        genai = _GenAiTargets.of(parsed)
         lease = await self._locks.acquire(
-            [f"{pid}:{_STORED_AS.get(entity, entity)}:{i}" for (pid, entity), ids in wanted.items() for i in ids],
+            [f"{pid}:{_STORED_AS.get(entity, entity)}:{i}" for (pid, entity), ids in wanted.items() for i in ids]
+            + genai.lock_keys(),
             ttl=LEASE_TTL_SECONDS,
             wait=LEASE_WAIT_SECONDS,
         )
         try:
-            prepared = await self._merge(parsed, wanted, batch, prepared)
+            prepared = await self._merge(parsed, wanted, genai, batch, prepared)
         except BaseException:
             await self._locks.release(lease)
             raise
@@ -222,19 +230,25 @@ class RowProcessor:
         self,
         parsed: list[tuple[Payload, Parsed, int]],
         wanted: dict[tuple[str, str], set[str]],
+        genai: _GenAiTargets,
         batch: _Batch,
         prepared: Prepared,
     ) -> Prepared:
         # Merges need the stored version of every entity the batch touches: one read per table
         # and project for the whole batch (most hits come from the worker's own cache).
         await self._load_state(wanted, batch)
-        # Only legacy payloads merge observations (OTel rows come whole).
+        stored_events = await self._stored_genai_events(genai)
+        # Only legacy payloads and GenAI log events merge into observations (OTel rows come
+        # whole): the OTel rows they merge into are needed as structs.
         legacy_observations = {(pid, i) for (pid, entity), ids in wanted.items() if entity == OBSERVATION for i in ids}
+        legacy_observations |= {key for key, events in stored_events.items() if events}
         for p, data, items in parsed:
             pid = p.ref.project_id
             version = p.ref.received_us / 1e6
             if isinstance(data, MappedPayload):
                 self._fold_otel(pid, data, batch, legacy_observations)
+                for event in data.genai_events:
+                    stored_events[(pid, event.parent_observation_id or "")].append(event)
                 prepared.done.append((p, items, data.rejected_count))
                 self.unmappable_spans += data.unmappable_count
             else:
@@ -242,6 +256,7 @@ class RowProcessor:
                 prepared.done.append((p, items, 0))
                 # A legacy batch can be thousands of events: let the event loop serve requests.
                 await asyncio.sleep(0)
+        await self._apply_genai_io(stored_events, batch)
         await self._price(batch)
         await self._link_prompts(batch)
         await self._check_score_configs(batch)
@@ -379,6 +394,53 @@ class RowProcessor:
                 current_trace = batch.traces.get(key) or batch.stored_traces.get(key)
                 batch.traces[key] = merge_trace(current_trace, [wrapper_trace_event(w)], pid, version)
 
+    # -- GenAI log events -----------------------------------------------------------------------
+
+    async def _stored_genai_events(self, genai: _GenAiTargets) -> dict[tuple[str, str], list[ObservationRow]]:
+        """The stored GenAI events of every generation the batch may give input/output to."""
+        events: dict[tuple[str, str], list[ObservationRow]] = defaultdict(list)
+        for pid, pairs in genai.by_project().items():
+            trace_ids = sorted({t for t, _ in pairs})
+            for event in await read_child_events(self._ch, pid, trace_ids, sorted({o for _, o in pairs}), GENAI_PREFIX):
+                events[(pid, event.parent_observation_id or "")].append(event)
+        return events
+
+    async def _apply_genai_io(self, events: dict[tuple[str, str], list[ObservationRow]], batch: _Batch) -> None:
+        """Give an observation without input or output the ones its GenAI log events carry,
+        whichever of the span and its events arrived first (see `otel/log_events.py`)."""
+        for key, found in events.items():
+            row = batch.observations.get(key) or batch.stored_observations.get(key)
+            if row is None or not found or (row.input is not None and row.output is not None):
+                continue  # the span has not arrived (it looks when it does), or needs nothing
+            by_id = {event.id: event for event in found}
+            composed_input, composed_output = compose_io(by_id.values())
+            new_input = row.input if row.input is not None else composed_input
+            new_output = row.output if row.output is not None else composed_output
+            if new_input == row.input and new_output == row.output:
+                continue
+            # Newer than the span's own row (which may be written in this very batch) and than
+            # the events it was made from.
+            version = max((round(row.event_ts * 1_000_000) + 1) / 1_000_000, max(e.event_ts for e in by_id.values()))
+            patched = msgspec.structs.replace(
+                row, input=new_input, output=new_output, event_ts=version, updated_at=max(row.updated_at, version)
+            )
+            batch.observations[key] = patched
+            batch.touched.add(key)
+            batch.unpriced.add(key)  # usage may now be counted from the text
+            if patched.parent_observation_id is None:
+                await self._fill_trace_io(key[0], patched, version, batch)
+
+    async def _fill_trace_io(self, pid: str, root: ObservationRow, version: float, batch: _Batch) -> None:
+        """A root observation's input/output fill its trace's blanks, as a root span's do."""
+        key = (pid, root.trace_id)
+        trace = batch.traces.get(key)
+        if trace is None:
+            trace = (await self.traces.load(self._ch, pid, [root.trace_id])).get(root.trace_id)
+        if trace is None:
+            return
+        patch = TracePatch(root.trace_id, pid, version, trace.timestamp, root_input=root.input, root_output=root.output)
+        batch.traces[key] = merge_trace_patch(trace, patch)
+
     # -- score configs -----------------------------------------------------------------------
 
     async def _check_score_configs(self, batch: _Batch) -> None:
@@ -450,16 +512,22 @@ R = TypeVar("R", TraceRow, ObservationRow, ScoreRow)
 # loaded and locked like any trace, but only written if the merge does create the wrapper.
 WRAPPER_TRACE = "wrapper-trace"
 _STORED_AS = {WRAPPER_TRACE: TRACE}
+# Raw-log sources the mapping processes turn into rows.
+_MAPPED_SOURCES = ("otel", "otel-logs")
 
 
 def _entities(parsed: list[tuple[Payload, Parsed, int]]) -> dict[tuple[str, str], set[str]]:
     """Every (project, entity kind) → ids the batch merges into, incl. the trace that a legacy
-    observation without a trace id gets (of its own id)."""
+    observation without a trace id gets (of its own id), and the observations that GenAI log
+    events of the batch may give input/output to."""
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for p, data, _ in parsed:
         pid = p.ref.project_id
         if isinstance(data, MappedPayload):
             wanted[(pid, TRACE)].update(data.traces)
+            wanted[(pid, OBSERVATION)].update(
+                e.parent_observation_id for e in data.genai_events if e.parent_observation_id
+            )
             continue
         for (entity, body_id), group in data.items():
             if entity in (TRACE, OBSERVATION, SCORE):
@@ -467,6 +535,41 @@ def _entities(parsed: list[tuple[Payload, Parsed, int]]) -> dict[tuple[str, str]
             if entity == OBSERVATION and not any(getattr(e.body, "trace_id", None) for e in group):
                 wanted[(pid, WRAPPER_TRACE)].add(body_id)
     return wanted
+
+
+class _GenAiTargets:
+    """Observations a batch may give input/output from GenAI log events: generations that came
+    without either, and the observations that log events of the batch belong to."""
+
+    def __init__(self, pairs: set[tuple[str, str, str]]) -> None:
+        self.pairs = pairs  # (project, trace id, observation id)
+
+    @classmethod
+    def of(cls, parsed: list[tuple[Payload, Parsed, int]]) -> _GenAiTargets:
+        pairs: set[tuple[str, str, str]] = set()
+        for p, data, _ in parsed:
+            if isinstance(data, MappedPayload):
+                pid = p.ref.project_id
+                pairs.update((pid, trace_id, oid) for trace_id, oid in data.io_missing)
+                pairs.update(
+                    (pid, event.trace_id, event.parent_observation_id)
+                    for event in data.genai_events
+                    if event.parent_observation_id
+                )
+        return cls(pairs)
+
+    def by_project(self) -> dict[str, set[tuple[str, str]]]:
+        out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for pid, trace_id, oid in self.pairs:
+            out[pid].add((trace_id, oid))
+        return out
+
+    def lock_keys(self) -> list[str]:
+        """Held like merges' keys: another worker writing the same observation's events or
+        span at the same time waits, and then sees what this batch wrote."""
+        keys = {f"{pid}:{OBSERVATION}:{oid}" for pid, _, oid in self.pairs}
+        keys |= {f"{pid}:{TRACE}:{trace_id}" for pid, trace_id, _ in self.pairs}
+        return sorted(keys)
 
 
 def _newer_than_stored(rows: list[R], entity: str, stored: dict[tuple[str, str, str], float]) -> list[R]:

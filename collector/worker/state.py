@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -94,7 +94,6 @@ _SELECTS = {k: _select_list(k) for k in _TABLE}
 async def read_latest(ch: ClickHouse, kind: type[R], project_id: str, ids: list[str]) -> list[R]:
     table = _TABLE[kind]
     out: list[R] = []
-    times = TIME_COLUMNS[table]
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         rows = await ch.rows(
@@ -103,16 +102,42 @@ async def read_latest(ch: ClickHouse, kind: type[R], project_id: str, ids: list[
             "ORDER BY event_ts DESC LIMIT 1 BY id",
             {"p": project_id, "ids": chunk},
         )
-        for r in rows:
-            if r.get("is_deleted"):
-                continue
-            for t in times:
-                v = r.get(t)
-                if v is not None:
-                    r[t] = int(v) / 1e6
-            if "public" in r:
-                r["public"] = bool(r["public"])
-            if "bookmarked" in r:
-                r["bookmarked"] = bool(r["bookmarked"])
-            out.append(msgspec.convert(r, kind, strict=False))
+        out.extend(_live(kind, rows))
+    return out
+
+
+async def read_child_events(
+    ch: ClickHouse, project_id: str, trace_ids: list[str], parent_ids: list[str], name_prefix: str
+) -> list[ObservationRow]:
+    """Current EVENT observations under `parent_ids` (of those traces) whose name starts with
+    `name_prefix`: e.g. the GenAI log events of generations (`otel/log_events.py`)."""
+    out: list[ObservationRow] = []
+    for start in range(0, len(parent_ids), 5000):
+        rows = await ch.rows(
+            f"SELECT {_SELECTS[ObservationRow]} FROM observations "
+            "WHERE project_id = {p:String} AND type = 'EVENT' AND trace_id IN {t:Array(String)} "
+            "AND parent_observation_id IN {ids:Array(String)} AND startsWith(name, {prefix:String}) "
+            "ORDER BY event_ts DESC LIMIT 1 BY id",
+            {"p": project_id, "t": trace_ids, "ids": parent_ids[start : start + 5000], "prefix": name_prefix},
+        )
+        out.extend(_live(ObservationRow, rows))
+    return out
+
+
+def _live(kind: type[R], rows: list[dict[str, Any]]) -> list[R]:
+    """Stored rows as structs, tombstones left out."""
+    times = TIME_COLUMNS[_TABLE[kind]]
+    out: list[R] = []
+    for r in rows:
+        if r.get("is_deleted"):
+            continue
+        for t in times:
+            v = r.get(t)
+            if v is not None:
+                r[t] = int(v) / 1e6
+        if "public" in r:
+            r["public"] = bool(r["public"])
+        if "bookmarked" in r:
+            r["bookmarked"] = bool(r["bookmarked"])
+        out.append(msgspec.convert(r, kind, strict=False))
     return out

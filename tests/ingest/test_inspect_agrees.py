@@ -39,6 +39,6 @@ def test_same_rejections_as_the_decoder(spans: list[tuple[bytes, bytes, bytes, i
     body = req.SerializeToString()
     inspection = inspect_request(body, "pb")
     export = decode_otlp(body, "application/x-protobuf")
-    assert inspection.total_spans == len(spans)
-    assert inspection.rejected_spans == export.rejected_count
+    assert inspection.total == len(spans)
+    assert inspection.rejected == export.rejected_count
     assert inspection.message == export.error_message

@@ -156,26 +156,52 @@ async def test_otlp_json_body_mirrors_content_type(spyglass: Harness) -> None:
     assert rows and rows[0]["type"] == "GENERATION" and rows[0]["usage_details"]["input"] == 7
 
 
+_CORRUPT = "Error parsing message with type 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'"
+
+
 @pytest.mark.parametrize(
-    ("body", "ctype", "status"),
+    ("body", "ctype", "status", "message"),
     [
-        (b"\x0a\xff\xff\xff\xff\x0f garbage", PB, 400),
-        (_request(_span(b"\x01" * 16, b"\x02" * 8, "x"))[:-7], PB, 400),
-        (b"{not json", "application/json", 400),
-        (b"{}", "text/plain", 415),
+        (
+            b"\x0a\xff\xff\xff\xff\x0f garbage",
+            PB,
+            400,
+            f"malformed OTLP protobuf body: {_CORRUPT}: Wire format was corrupt",
+        ),
+        (
+            _request(_span(b"\x01" * 16, b"\x02" * 8, "x"))[:-7],
+            PB,
+            400,
+            f"malformed OTLP protobuf body: {_CORRUPT}: Wire format was corrupt",
+        ),
+        (
+            b"{not json",
+            "application/json",
+            400,
+            "malformed OTLP/JSON body: JSON is malformed: object keys must be strings (byte 1)",
+        ),
+        (b"[]", "application/json", 400, "OTLP/JSON: the body must be an object"),
+        (
+            b"{}",
+            "text/plain",
+            415,
+            "unsupported Content-Type 'text/plain': send application/x-protobuf or application/json",
+        ),
     ],
-    ids=["garbage-protobuf", "truncated-protobuf", "garbage-json", "wrong-content-type"],
+    ids=["garbage-protobuf", "truncated-protobuf", "garbage-json", "json-array", "wrong-content-type"],
 )
-async def test_malformed_bodies_get_a_clear_error(spyglass: Harness, body: bytes, ctype: str, status: int) -> None:
+async def test_malformed_bodies_get_a_clear_error(
+    spyglass: Harness, body: bytes, ctype: str, status: int, message: str
+) -> None:
     keys = await spyglass.new_project()
     before = spyglass.app[INTAKE].accepted_payloads  # type: ignore[index]
     resp = await _post(spyglass, keys, body, ctype)
     assert resp.status == status
     raw = await resp.read()
     if resp.content_type == PB:
-        assert status_pb2.Status.FromString(raw).message
+        assert status_pb2.Status.FromString(raw).message == message
     else:
-        assert msgspec.json.decode(raw)["message"]
+        assert msgspec.json.decode(raw)["message"] == message
     assert spyglass.app[INTAKE].accepted_payloads == before  # type: ignore[index]
 
 
@@ -269,8 +295,9 @@ async def test_grpc_bad_key_is_unauthenticated(spyglass: Harness) -> None:
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         keys = await spyglass.new_project()
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await export(b"\xff\xff garbage", metadata=(("authorization", keys.auth_header),))
+            await export(b"\x0a\xff\xff\xff\xff\x0f garbage", metadata=(("authorization", keys.auth_header),))
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert info.value.details() == f"malformed OTLP protobuf body: {_CORRUPT}: Wire format was corrupt"
 
 
 async def test_grpc_backpressure_is_unavailable_with_retry_info(spyglass: Harness) -> None:

@@ -11,7 +11,8 @@ row whose area starts with "outside", where they are absolute. Path parameters c
 position, not name (`{id}` in the README matches `{traceId}` in the app).
 
 Documented exceptions, i.e. what the table names that is not an aiohttp route:
-- OTLP/gRPC `TraceService/Export`, served by the gRPC server on its own port (`collector.grpc_port`).
+- OTLP/gRPC `TraceService/Export`, `LogsService/Export` and `MetricsService/Export`, served by the gRPC
+  server on its own port (`collector.grpc_port`).
 HEAD routes are not listed in the README: aiohttp adds one to every GET route.
 """
 
@@ -22,14 +23,14 @@ from pathlib import Path
 
 from spyglass.cli.serve import ALL_ROLES, build_app
 from spyglass.cli.settings import load_settings
-from spyglass.collector.receivers.otlp_grpc import EXPORT_METHOD
+from spyglass.collector.receivers.otlp_grpc import EXPORT_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "/api/public"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ENDPOINT = re.compile(rf"^((?:{'|'.join(METHODS)})(?:/(?:{'|'.join(METHODS)}))*) (/\S*)$")
 # Named in the table, served by something other than the aiohttp app (see the module docstring).
-NOT_HTTP_ROUTES = {"TraceService/Export"}
+NOT_HTTP_ROUTES = {"TraceService/Export", "LogsService/Export", "MetricsService/Export"}
 
 Route = tuple[str, str]  # (method, path with parameters normalised)
 
@@ -109,8 +110,9 @@ def test_every_served_route_is_documented(tmp_path: Path) -> None:
 
 def test_the_non_http_exceptions_are_what_the_readme_names() -> None:
     _, exceptions = documented_routes((ROOT / "README.md").read_text())
-    assert exceptions == NOT_HTTP_ROUTES, "the README's table no longer names OTLP/gRPC TraceService/Export"
-    assert EXPORT_METHOD.endswith(".TraceService/Export"), EXPORT_METHOD
+    assert exceptions == NOT_HTTP_ROUTES, "the README's table no longer names every OTLP/gRPC Export method"
+    served = {method.rsplit(".", 1)[1] for method in EXPORT_METHODS}
+    assert served == NOT_HTTP_ROUTES, served
 
 
 def test_the_parser_reads_the_table_forms() -> None:
