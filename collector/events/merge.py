@@ -43,14 +43,14 @@ from spyglass.collector.events.envelopes import (
 )
 from spyglass.collector.events.grouping import merge_order
 from spyglass.collector.events.normalize import epoch_seconds
-from spyglass.collector.pricing import provided_usage
-from spyglass.collector.toolcalls import (
+from spyglass.collector.otel.tool_calls import (
     MISSING,
     apply_moved_metadata,
     metadata_attributes,
     move_metadata_tools,
     tool_columns,
 )
+from spyglass.collector.pricing import provided_usage
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
 
 T = TypeVar("T")

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from spyglass.collector.otel import keys as K
+from spyglass.collector.otel.tool_calls import is_tool_attribute
 from spyglass.collector.otel.values import metadata_value
-from spyglass.collector.toolcalls import is_tool_attribute
 
 USAGE_PREFIXES = ("gen_ai.usage.", "llm.token_count.")
 REQUEST_PREFIXES = ("gen_ai.request.", "llm.invocation_parameters.")
@@ -35,7 +35,7 @@ _EXPERIMENT = 7
 _USAGE = 8
 _REQUEST = 9
 _FLATTENED = 10
-_TOOL_DEFINITIONS = 12  # tool definitions kept in `attributes` (see collector/toolcalls.py)
+_TOOL_DEFINITIONS = 12  # tool definitions kept in `attributes` (see collector/otel/tool_calls.py)
 
 _CACHE_LIMIT = 8192
 # key → (kind, short name or family, path below); the entries of the three commonest

@@ -31,6 +31,7 @@ from spyglass.collector.otel.span_fields import (
     span_level,
 )
 from spyglass.collector.otel.spans import DecodedExport, RawSpan, SpanGroup
+from spyglass.collector.otel.tool_calls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.collector.otel.trace_patch import TracePatch
 from spyglass.collector.otel.usage_cost import (
     clamped_costs,
@@ -52,7 +53,6 @@ from spyglass.collector.otel.values import (
 )
 from spyglass.collector.pricing import usage_with_total
 from spyglass.collector.pricing.money import MAX_STORED_COST
-from spyglass.collector.toolcalls import MISSING, apply_moved_metadata, move_metadata_tools, tool_columns
 from spyglass.store.clickhouse.rows import ObservationRow
 
 log = logging.getLogger("spyglass.otel.mapper")

@@ -369,7 +369,7 @@ def _price(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def view(r: Mapping[str, Any], prices: UnitPrices) -> dict[str, Any]:
+def observation_json(r: Mapping[str, Any], prices: UnitPrices) -> dict[str, Any]:
     """An `ObservationsView` (v1 list/get and the trace detail's observations)."""
     usage = r.get("usage_details") or {}
     cost = r.get("cost_details") or {}

@@ -47,7 +47,7 @@ async def list_v1(request: web.Request) -> web.Response:
     stores = request.app[STORES]
     rows, total = await obs.page_v1(stores.ch, sel, page)
     prices = await unit_prices(stores.pg, pid, (r.get("internal_model_id") for r in rows))
-    data = [obs.view(r, for_model(prices, r.get("internal_model_id"))) for r in rows]
+    data = [obs.observation_json(r, for_model(prices, r.get("internal_model_id"))) for r in rows]
     return json_response({"data": data, "meta": page.meta(total)})
 
 
@@ -59,7 +59,7 @@ async def get_v1(request: web.Request) -> web.Response:
     if row is None:
         raise not_found(f"Observation not found within authorized project: {observation_id}")
     prices = await unit_prices(stores.pg, pid, [row.get("internal_model_id")])
-    return json_response(obs.view(row, for_model(prices, row.get("internal_model_id"))))
+    return json_response(obs.observation_json(row, for_model(prices, row.get("internal_model_id"))))
 
 
 async def list_v2(request: web.Request) -> web.Response:

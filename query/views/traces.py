@@ -103,7 +103,9 @@ async def get_trace(request: web.Request) -> web.Response:
         out["latency"] = out["totalCost"] = _NO_METRIC
     if "observations" in groups:
         prices = await unit_prices(stores.pg, pid, (r.get("internal_model_id") for r in obs_rows))
-        out["observations"] = [observations.view(r, for_model(prices, r.get("internal_model_id"))) for r in obs_rows]
+        out["observations"] = [
+            observations.observation_json(r, for_model(prices, r.get("internal_model_id"))) for r in obs_rows
+        ]
     else:
         out["observations"] = []
     out["scores"] = [s for s in (scores.score_v1(r) for r in score_rows) if s is not None]

@@ -1,4 +1,4 @@
-"""collector/toolcalls.py: every source shape upstream's extractToolsBackend reads, and the
+"""collector/otel/tool_calls.py: every source shape upstream's extractToolsBackend reads, and the
 cheap no-tools path."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from spyglass.collector.toolcalls import (
+from spyglass.collector.otel.tool_calls import (
     MISSING,
     apply_moved_metadata,
     is_tool_attribute,

@@ -29,12 +29,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from spyglass.collector.json_depth import MAX_JSON_DEPTH, too_deep
+from spyglass.collector.otel.values import MISSING, parse_json
 
 _encode = msgspec.json.encode
-_decode = msgspec.json.decode
-# "Not JSON" / "not given": distinct from a decoded null.
-MISSING: Any = object()
 
 # Span attributes (kept in the `attributes` metadata) that carry tool definitions.
 TOOL_ATTRIBUTE_KEYS = frozenset({"ai.prompt.tools", "gen_ai.tool.definitions", "model_request_parameters"})
@@ -82,17 +79,6 @@ class MovedTools(NamedTuple):
 
 
 # --- JavaScript semantics -------------------------------------------------------------------
-
-
-def parse_json(text: str) -> Any:
-    """The decoded value, or MISSING when the text is not JSON (or nests deeper than any JSON
-    Spyglass accepts: kept as text, it cannot exceed the recursion limit later)."""
-    if isinstance(text, str) and len(text) > 2 * MAX_JSON_DEPTH and too_deep(text):
-        return MISSING
-    try:
-        return _decode(text)
-    except (msgspec.DecodeError, ValueError):
-        return MISSING
 
 
 def _truthy(value: Any) -> bool:
