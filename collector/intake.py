@@ -116,8 +116,8 @@ class Staged:
 
     async def commit(self) -> RawRef:
         """Wait until the payload is durable, then queue it: the client may now be told."""
-        # Shielded: a cancelled request must not leave the write running unobserved, the
-        # `with` block's exit deletes what it wrote.
+        # Shielded so that cancelling the request does not cancel the write half-way; the
+        # `with` block's exit then waits for the write and deletes what it wrote.
         await asyncio.shield(self._put)
         # From here on the payload is kept even if queueing fails: the reference may have
         # reached the queue (a Redis reply lost on the way back), and its payload must be there.

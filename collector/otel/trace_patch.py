@@ -2,8 +2,8 @@
 
 OTel has no trace record: trace fields travel as attributes on spans (the SDKs copy them
 onto every span in context), and the root span may arrive in a later batch, or never. So
-every span yields a partial view of its trace; views of one batch are combined by
-`TracePatch.absorb`, and the worker folds each batch's patch into the stored row with
+every payload yields one partial view of each of its traces (the mapper folds its spans into
+it), and the worker folds each view into the stored row, in receive order, with
 `merge_trace_patch`. Fields a span sets explicitly beat fallbacks taken from the root
 span (its name and I/O), whatever the arrival order.
 """
@@ -38,43 +38,6 @@ class TracePatch(msgspec.Struct):
     output: str | None = None
     root_input: str | None = None
     root_output: str | None = None
-
-    def absorb(self, later: TracePatch) -> None:
-        """Fold a later view of the same trace into this one (e.g. patches of several
-        exports the worker writes together), before `merge_trace_patch`."""
-        if later.from_root and not self.from_root:
-            self.timestamp = later.timestamp
-            self.from_root = True
-        elif later.from_root == self.from_root and later.timestamp < self.timestamp:
-            self.timestamp = later.timestamp
-        if later.name is not None:
-            self.name = later.name
-        if later.root_name is not None:
-            self.root_name = later.root_name
-        if later.user_id is not None:
-            self.user_id = later.user_id
-        if later.session_id is not None:
-            self.session_id = later.session_id
-        if later.release is not None:
-            self.release = later.release
-        if later.version is not None:
-            self.version = later.version
-        if later.environment is not None:
-            self.environment = later.environment
-        if later.tags:
-            self.tags |= later.tags
-        if later.public is not None:
-            self.public = bool(self.public) or later.public
-        if later.metadata:
-            self.metadata.update(later.metadata)
-        if later.input is not None:
-            self.input = later.input
-        if later.output is not None:
-            self.output = later.output
-        if later.root_input is not None:
-            self.root_input = later.root_input
-        if later.root_output is not None:
-            self.root_output = later.root_output
 
 
 def _later(new: str | None, old: str | None) -> str | None:

@@ -80,16 +80,6 @@ def test_bookmark_survives_and_tombstones_restart():
     assert (fresh.name, fresh.timestamp, fresh.is_deleted) == ("", 50.0, 0)
 
 
-def test_absorb_combines_views_of_one_flush():
-    early = patch(timestamp=20.0, tags={"a"}, user_id="u1")
-    early.absorb(patch(timestamp=10.0, tags={"b"}, session_id="s"))
-    assert (early.timestamp, early.tags, early.user_id, early.session_id) == (10.0, {"a", "b"}, "u1", "s")
-    early.absorb(patch(timestamp=30.0, from_root=True, root_name="root"))
-    assert (early.timestamp, early.from_root, early.root_name) == (30.0, True, "root")
-    early.absorb(patch(timestamp=5.0))
-    assert early.timestamp == 30.0  # a root's start is not replaced by a guess
-
-
 def test_root_arriving_in_a_later_batch_fills_the_trace():
     child = make_span(sid=2, parent=1, name="child", start=T0 + 5_000_000, attrs={"user.id": "u"})
     root = make_span(sid=1, name="root", start=T0, attrs={"langfuse.observation.output": "answer"})
