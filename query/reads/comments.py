@@ -1,4 +1,5 @@
-"""Comments (Postgres) on traces, observations, sessions and prompts."""
+"""Comments on traces, observations, sessions and prompts: request checks and answers (the
+rows are `store/postgres/comments_repo.py`'s)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,10 @@ from spyglass.query.reads.params import Page
 from spyglass.query.reads.sql import STRING, Params
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.clickhouse.client import ClickHouse
-from spyglass.store.postgres.faults import db_errors
-from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.comments_repo import CommentsRepo
 
 OBJECT_TYPES = ("TRACE", "OBSERVATION", "SESSION", "PROMPT")
 MAX_CONTENT = 5000
-
-_COLUMNS = "id, project_id, object_type, object_id, content, author_user_id, created_at, updated_at"
 
 
 def _field(name: str, message: str) -> ApiError:
@@ -54,9 +52,7 @@ class NewComment:
 async def object_exists(ch: ClickHouse, pg: asyncpg.Pool, project_id: str, object_type: str, object_id: str) -> bool:
     """Whether the commented object is live in the project (comments cannot dangle at creation)."""
     if object_type == "PROMPT":
-        with db_errors():
-            found = await pg.fetchval("SELECT 1 FROM prompts WHERE project_id = $1 AND id = $2", project_id, object_id)
-        return found is not None
+        return await CommentsRepo(pg).prompt_exists(project_id, object_id)
     if object_type != "SESSION":
         table = "traces" if object_type == "TRACE" else "observations"
         return await live.get_live(ch, table, "id, is_deleted", project_id, object_id) is not None
@@ -68,37 +64,18 @@ async def object_exists(ch: ClickHouse, pg: asyncpg.Pool, project_id: str, objec
 
 
 async def author_is_member(pg: asyncpg.Pool, organization_id: str, user_id: str) -> bool:
-    with db_errors():
-        found = await pg.fetchval(
-            "SELECT 1 FROM organization_memberships WHERE org_id = $1 AND user_id = $2", organization_id, user_id
-        )
-    return found is not None
+    return await CommentsRepo(pg).is_member(organization_id, user_id)
 
 
 async def create(pg: asyncpg.Pool, project_id: str, c: NewComment) -> str:
-    comment_id = new_id()
-    with db_errors():
-        await pg.execute(
-            "INSERT INTO comments (id, project_id, object_type, object_id, content, author_user_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            comment_id,
-            project_id,
-            c.object_type,
-            c.object_id,
-            c.content,
-            c.author_user_id,
-        )
-    return comment_id
+    return await CommentsRepo(pg).create(project_id, c.object_type, c.object_id, c.content, c.author_user_id)
 
 
 async def get(pg: asyncpg.Pool, project_id: str, comment_id: str) -> dict[str, Any]:
-    with db_errors():
-        row = await pg.fetchrow(
-            f"SELECT {_COLUMNS} FROM comments WHERE project_id = $1 AND id = $2", project_id, comment_id
-        )
+    row = await CommentsRepo(pg).get(project_id, comment_id)
     if row is None:
         raise not_found("Comment not found within authorized project")
-    return shape(row)
+    return comment_json(row)
 
 
 async def page(
@@ -110,24 +87,18 @@ async def page(
     object_id: str | None,
     author_user_id: str | None,
 ) -> tuple[list[dict[str, Any]], int]:
-    # Optional filters as "$n IS NULL OR col = $n", so the statement text never varies.
-    where = (
-        "project_id = $1 AND ($2::text IS NULL OR object_type = $2) AND ($3::text IS NULL OR object_id = $3) "
-        "AND ($4::text IS NULL OR author_user_id = $4)"
+    rows, total = await CommentsRepo(pg).page(
+        project_id,
+        pg_page.limit,
+        pg_page.offset,
+        object_type=object_type,
+        object_id=object_id,
+        author_user_id=author_user_id,
     )
-    args = (project_id, object_type, object_id, author_user_id)
-    with db_errors():
-        rows = await pg.fetch(
-            f"SELECT {_COLUMNS} FROM comments WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
-            *args,
-            pg_page.limit,
-            pg_page.offset,
-        )
-        total = await pg.fetchval(f"SELECT count(*) FROM comments WHERE {where}", *args)
-    return [shape(r) for r in rows], int(total)
+    return [comment_json(r) for r in rows], total
 
 
-def shape(row: asyncpg.Record) -> dict[str, Any]:
+def comment_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": row["id"],
         "projectId": row["project_id"],

@@ -1,8 +1,8 @@
 """Unit prices of matched models, for the `inputPrice`/`outputPrice`/`totalPrice` fields.
 
 An observation records the id of the model it was priced with (`internal_model_id`). Built-in
-models come from the bundled catalog, a project's own models from Postgres; the prices shown are
-the model's default tier, as Langfuse shows them.
+models come from the bundled catalog, a project's own models from Postgres (`ModelsRepo`); the
+prices shown are the model's default tier, as Langfuse shows them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from spyglass.collector.pricing.catalog import builtin_catalog
-from spyglass.store.postgres.faults import db_errors
+from spyglass.store.postgres.models_repo import ModelsRepo
 
 
 class UnitPrices(msgspec.Struct, frozen=True):
@@ -48,20 +48,7 @@ async def unit_prices(pg: asyncpg.Pool, project_id: str, model_ids: Iterable[str
     out = {m: builtin[m] for m in wanted if m in builtin}
     rest = sorted(wanted - out.keys())
     if rest:
-        with db_errors():
-            rows = await pg.fetch(
-                "SELECT p.model_id, p.usage_type, p.price FROM prices p "
-                "JOIN pricing_tiers t ON t.id = p.pricing_tier_id AND t.is_default "
-                "JOIN models m ON m.id = p.model_id "
-                "WHERE p.model_id = ANY($1::text[]) AND (m.project_id IS NULL OR m.project_id = $2) "
-                "AND p.usage_type IN ('input', 'output', 'total')",
-                rest,
-                project_id,
-            )
-        found: dict[str, dict[str, Decimal]] = {}
-        for r in rows:
-            found.setdefault(r["model_id"], {})[r["usage_type"]] = r["price"]
-        for model_id, prices in found.items():
+        for model_id, prices in (await ModelsRepo(pg).default_tier_prices(project_id, rest)).items():
             out[model_id] = UnitPrices(
                 input=prices.get("input"), output=prices.get("output"), total=prices.get("total")
             )

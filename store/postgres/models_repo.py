@@ -222,6 +222,24 @@ class ModelsRepo:
                 log.warning("model %s of project %s is unusable: %s", record.id, project_id, exc)
         return definitions
 
+    async def default_tier_prices(self, project_id: str, model_ids: list[str]) -> dict[str, dict[str, Decimal]]:
+        """Input/output/total unit prices of each model's default tier (the project's own
+        models and stored shared ones), by model id."""
+        with db_errors():
+            rows = await self._pool.fetch(
+                "SELECT p.model_id, p.usage_type, p.price FROM prices p "
+                "JOIN pricing_tiers t ON t.id = p.pricing_tier_id AND t.is_default "
+                "JOIN models m ON m.id = p.model_id "
+                "WHERE p.model_id = ANY($1::text[]) AND (m.project_id IS NULL OR m.project_id = $2) "
+                "AND p.usage_type IN ('input', 'output', 'total')",
+                model_ids,
+                project_id,
+            )
+        found: dict[str, dict[str, Decimal]] = {}
+        for r in rows:
+            found.setdefault(r["model_id"], {})[r["usage_type"]] = r["price"]
+        return found
+
     async def name_taken(self, project_id: str, model_name: str, *, except_id: str | None = None) -> bool:
         with db_errors():
             found = await self._pool.fetchval(
