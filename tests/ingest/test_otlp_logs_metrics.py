@@ -102,7 +102,8 @@ async def test_logs_need_a_valid_key(spyglass: Harness) -> None:
     assert status == 401 and status_pb2.Status.FromString(body).message
 
 
-async def test_log_records_become_events_with_partial_success(spyglass: Harness) -> None:
+async def test_log_records_become_events_with_partial_success(stack: Harness) -> None:
+    spyglass = stack
     keys = await spyglass.new_project()
     trace, span = bytes(range(1, 17)), bytes(range(1, 9))
     body = _logs(

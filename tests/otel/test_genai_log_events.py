@@ -143,8 +143,9 @@ def _check(trace: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("first", ["logs", "spans"])
 async def test_openai_v2_log_events_become_the_generations_input_and_output(
-    spyglass: Harness, fake_openai: str, capture_content: None, first: str
+    stack: Harness, fake_openai: str, capture_content: None, first: str
 ) -> None:
+    spyglass = stack
     keys = await spyglass.new_project()
     telemetry = await asyncio.to_thread(_Telemetry, spyglass, keys)
     try:
