@@ -20,7 +20,7 @@ from spyglass.cli.settings import Settings
 from spyglass.collector.rawlog import RawRef, encode_ref, hour_prefix, parse_key
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import RowProcessor
+from spyglass.collector.worker.processor_factory import build_processor
 from spyglass.store.blob import BlobStore
 from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.postgres.tenancy import Tenancy
@@ -81,12 +81,9 @@ async def replay(
                 ch=stores.ch,
                 blob=stores.events_blob,
                 queue=queue,
-                # Gzip payloads inflate under the same cap as at accept (a replayed zip bomb is a
-                # dead letter, not an out-of-memory).
-                processor=RowProcessor(
-                    stores.ch,
-                    mapper=PayloadMapper(0, settings.collector.largest_body_bytes),
-                ),
+                # The live worker's processor, checks included. Gzip payloads inflate under the
+                # same cap as at accept (a replayed zip bomb is a dead letter, not an out-of-memory).
+                processor=build_processor(stores, mapper=PayloadMapper(0, settings.collector.largest_body_bytes)),
                 dead_letters=DeadLetters(stores.pg),
                 cfg=settings.collector,
             )

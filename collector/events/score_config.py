@@ -1,14 +1,20 @@
-"""Checking a merged score against its score config (the config lives in Postgres; this is pure).
+"""Checking a score against its score config (the config lives in Postgres; this is pure).
 
-The worker loads the config named by ``row.config_id`` and calls :func:`apply_score_config`. A
-rejected score is dropped (upstream drops it silently with a metric; the API already answered).
+One rule at two moments: the receivers check each new ``score-create`` when the request arrives
+(:func:`screen_scores`, a 400 naming the rule), and the worker checks the merged row with the
+config as it is then (:func:`check_score`), since a config may be archived or deleted in between.
+What fails in the worker is left out and recorded as a dead letter: the client was answered already.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 import msgspec
 
 from spyglass.collector.events.bodies import MAX_TEXT_SCORE
+from spyglass.collector.events.envelopes import IngestionEvent, ScoreCreate
+from spyglass.collector.events.merge import merge_score
 from spyglass.store.clickhouse.rows import ScoreRow
 
 
@@ -65,13 +71,14 @@ def apply_score_config(
     if config.data_type == "NUMERIC":
         assert number is not None
         if config.min_value is not None and number < config.min_value:
-            return reject(f"value {number} is below the config minimum {config.min_value}")
+            return reject(f"value {_number(number)} is below the config minimum {_number(config.min_value)}")
         if config.max_value is not None and number > config.max_value:
-            return reject(f"value {number} is above the config maximum {config.max_value}")
+            return reject(f"value {_number(number)} is above the config maximum {_number(config.max_value)}")
         columns = ("NUMERIC", number, None)
     elif config.data_type == "BOOLEAN":
+        assert number is not None
         if number not in (0.0, 1.0):
-            return reject(f"value must be 0 or 1 for a BOOLEAN config, got {number}")
+            return reject(f"value must be 0 or 1 for a BOOLEAN config, got {_number(number)}")
         columns = ("BOOLEAN", number, "True" if number == 1.0 else "False")
     elif config.data_type == "CATEGORICAL":
         mapped = {category.label: category.value for category in config.categories or []}
@@ -94,3 +101,41 @@ def apply_score_config(
         value=float(value),
         string_value=string_value,
     )
+
+
+def check_score(
+    row: ScoreRow, config: ScoreConfig | None, *, declared_data_type: str | None = None
+) -> ScoreRow | ScoreRejected:
+    """:func:`apply_score_config`, where ``config`` is None when no config has ``row.config_id``."""
+    if config is None:
+        return ScoreRejected(score_id=row.id, message=f"score config {row.config_id} does not exist")
+    return apply_score_config(row, config, declared_data_type=declared_data_type)
+
+
+def named_configs(events: Iterable[IngestionEvent]) -> list[str]:
+    """The config ids the batch's new scores name (most batches name none: nothing to look up)."""
+    return sorted({e.body.config_id for e in events if isinstance(e, ScoreCreate) and e.body.config_id})
+
+
+def screen_scores(
+    events: Sequence[IngestionEvent], configs: Mapping[str, ScoreConfig], project_id: str
+) -> tuple[list[IngestionEvent], list[tuple[ScoreCreate, str]]]:
+    """The events that may be accepted, and each new score that does not fit the config it names
+    with the reason. ``configs`` holds the project's configs of :func:`named_configs` that exist.
+    Each event is checked alone, as the row it would make on its own (the worker checks the merge)."""
+    kept: list[IngestionEvent] = []
+    rejected: list[tuple[ScoreCreate, str]] = []
+    for event in events:
+        if isinstance(event, ScoreCreate) and event.body.config_id:
+            row = merge_score(None, [event], project_id, 0.0)
+            result = check_score(row, configs.get(event.body.config_id), declared_data_type=event.body.data_type)
+            if isinstance(result, ScoreRejected):
+                rejected.append((event, result.message))
+                continue
+        kept.append(event)
+    return kept, rejected
+
+
+def _number(value: float) -> str:
+    """11 rather than 11.0: the message quotes what the client sent."""
+    return str(int(value)) if value.is_integer() else repr(value)

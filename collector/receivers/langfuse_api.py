@@ -22,9 +22,12 @@ from spyglass.collector.events import (
     parse_ingestion_body,
     parse_scores_body,
 )
+from spyglass.collector.events.envelopes import ScoreCreate
 from spyglass.collector.events.legacy_api import Method, Resource
+from spyglass.collector.events.problems import EventError
+from spyglass.collector.events.score_config import named_configs, screen_scores
 from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError, bad_request, json_response
-from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.http.state import AUTH, INTAKE, STORES
 from spyglass.collector.receivers.bodies import (
     BodyTooLarge,
     BodyUnreadable,
@@ -34,6 +37,7 @@ from spyglass.collector.receivers.bodies import (
     read_body,
 )
 from spyglass.collector.worker.process import encode_events
+from spyglass.store.postgres.score_configs_repo import load_score_configs
 
 log = logging.getLogger("spyglass.collector.ingestion")
 
@@ -60,6 +64,18 @@ async def _read(request: web.Request, lease: Lease) -> bytes:
         raise ApiError(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
 
 
+async def _screen(
+    request: web.Request, project_id: str, events: list[IngestionEvent]
+) -> tuple[list[IngestionEvent], list[tuple[ScoreCreate, str]]]:
+    """The events to accept, and the new scores that do not fit the score config they name with
+    the reason (the worker's rule). One PostgreSQL query, and none when no score names a config."""
+    ids = named_configs(events)
+    if not ids:
+        return events, []
+    configs = await load_score_configs(request.app[STORES].pg, project_id, ids)
+    return screen_scores(events, configs, project_id)
+
+
 async def _persist(request: web.Request, project_id: str, events: Sequence[IngestionEvent]) -> None:
     stored = [e for e in events if not isinstance(e, SdkLog)]
     for e in events:
@@ -80,8 +96,10 @@ async def ingestion(request: web.Request) -> web.Response:
             batch = parse_ingestion_body(await _read(request, lease), allowed_types=allowed)
         except InvalidRequest as exc:
             raise bad_request(str(exc)) from None
-        await _persist(request, scope.project_id, batch.events)
-    response = build_ingestion_response(batch.events, batch.errors)
+        events, misfits = await _screen(request, scope.project_id, batch.events)
+        await _persist(request, scope.project_id, events)
+    errors = batch.errors + [EventError(id=event.id, message=message) for event, message in misfits]
+    response = build_ingestion_response(events, errors)
     return json_response(response, 207)
 
 
@@ -95,6 +113,11 @@ async def scores(request: web.Request) -> web.Response:
             parsed = parse_scores_body(await _read(request, lease))
         except InvalidRequest as exc:
             raise bad_request(str(exc)) from None
+        kept, misfits = await _screen(request, scope.project_id, list(parsed.events))
+        if misfits and parsed.single:
+            raise bad_request(misfits[0][1])
+        parsed.events = [e for e in kept if isinstance(e, ScoreCreate)]
+        parsed.errors += [EventError(id=str(event.body.id), message=message) for event, message in misfits]
         await _persist(request, scope.project_id, parsed.events)
     status, payload = build_scores_response(parsed)
     return json_response(payload, status)

@@ -54,6 +54,8 @@ class Prepared(msgspec.Struct):
     encoded_days: list[tuple[str, list[int]]] = []
     done: list[tuple[Payload, int, int]] = []  # payload, items, rejected
     failed: list[tuple[Payload, str]] = []
+    # Scores left out because they no longer fit their score config, with the reason.
+    rejected_scores: list[tuple[ScoreRow, str]] = []
     # The processor's merge lease on the entities these rows merged into (see store/locks),
     # held until the rows are committed.
     lease: Any = None
@@ -279,6 +281,7 @@ class IngestWorker:
             return
         for p, reason in prepared.failed:
             await self._dead_letter(p.message, p.ref, reason)
+        await self._record_rejected_scores(prepared)
         await self._queue.ack([p.message.id for p, _, _ in prepared.done])
         self.stats.batches += 1
         self.stats.payloads += len(prepared.done)
@@ -393,6 +396,24 @@ class IngestWorker:
             attempts=payload.message.attempts if payload else 1,
         )
         self.stats.dead_letters += 1
+
+    async def _record_rejected_scores(self, prepared: Prepared) -> None:
+        """A dead letter per score left out, under the payload that last wrote it (its rows carry
+        that payload's receive time as their version); the payload's other rows are stored."""
+        if not prepared.rejected_scores:
+            return
+        by_version = {(p.ref.project_id, p.ref.received_us / 1e6): p for p, _, _ in prepared.done}
+        for row, message in prepared.rejected_scores:
+            payload = by_version.get((row.project_id, row.event_ts))
+            reason = f"score {row.id} left out (the payload's other rows are stored): {message}"
+            await self._dead.record(
+                project_id=row.project_id,
+                source=payload.ref.source if payload else "ingestion",
+                blob_key=payload.ref.key if payload else "",
+                reason=reason[:2000],
+                attempts=payload.message.attempts if payload else 1,
+            )
+            self.stats.dead_letters += 1
 
     def _backoff(self, attempts: int) -> float:
         return min(30.0, 0.5 * (2 ** max(0, attempts - 1)))

@@ -36,7 +36,6 @@ from spyglass.collector.events import (
     IngestionEvent,
     ScoreConfig,
     ScoreRejected,
-    apply_score_config,
     group_events,
     merge_observation,
     merge_score,
@@ -44,6 +43,7 @@ from spyglass.collector.events import (
     needs_wrapper_trace,
     wrapper_trace_event,
 )
+from spyglass.collector.events.score_config import check_score
 from spyglass.collector.otel import ExperimentItem, TracePatch, merge_trace_patch
 from spyglass.collector.otel.log_events import GENAI_PREFIX, compose_io
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
@@ -259,7 +259,7 @@ class RowProcessor:
         await self._apply_genai_io(stored_events, batch)
         await self._price(batch)
         await self._link_prompts(batch)
-        await self._check_score_configs(batch)
+        prepared.rejected_scores = await self._check_score_configs(batch)
         for pid, items_ in batch.experiments.items():
             if self._record_experiments is not None:
                 await self._record_experiments(pid, items_)
@@ -443,11 +443,13 @@ class RowProcessor:
 
     # -- score configs -----------------------------------------------------------------------
 
-    async def _check_score_configs(self, batch: _Batch) -> None:
-        """Scores that name a config take its name and type and must fit its range or categories;
-        one that does not fit is dropped (the client was answered already; as in Langfuse)."""
+    async def _check_score_configs(self, batch: _Batch) -> list[tuple[ScoreRow, str]]:
+        """Scores that name a config take its name and type and must fit its range or categories.
+        The receiver checked each score already; what fails now (the config was archived or deleted
+        since) is left out and returned with its reason, for the loop to record as a dead letter."""
+        rejected: list[tuple[ScoreRow, str]] = []
         if self._load_score_configs is None:
-            return
+            return rejected
         wanted: dict[str, set[str]] = defaultdict(set)
         for (pid, _), row in batch.scores.items():
             if row.config_id:
@@ -457,18 +459,15 @@ class RowProcessor:
             for key, row in list(batch.scores.items()):
                 if key[0] != pid or not row.config_id:
                     continue
-                config = configs.get(row.config_id)
-                result = (
-                    apply_score_config(row, config, declared_data_type=batch.declared_types.get(key))
-                    if config is not None
-                    else ScoreRejected(score_id=row.id, message=f"score config {row.config_id} does not exist")
-                )
+                result = check_score(row, configs.get(row.config_id), declared_data_type=batch.declared_types.get(key))
                 if isinstance(result, ScoreRejected):
-                    log.warning("score %s of project %s dropped: %s", row.id, pid, result.message)
+                    log.warning("score %s of project %s left out: %s", row.id, pid, result.message)
                     self.rejected_scores += 1
+                    rejected.append((row, result.message))
                     del batch.scores[key]
                 else:
                     batch.scores[key] = result
+        return rejected
 
     # -- prompts -----------------------------------------------------------------------------
 

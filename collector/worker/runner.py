@@ -9,28 +9,17 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TypedDict
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.worker.cpu_priority import ThreadLowerer
 from spyglass.collector.worker.loop import IngestWorker
 from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import (
-    ExperimentSink,
-    ModelsLoader,
-    PromptResolver,
-    RowProcessor,
-    RunItemSink,
-    ScoreConfigLoader,
-)
+from spyglass.collector.worker.processor_factory import build_processor
 from spyglass.collector.worker.reconciler import Reconciler, RedisWatermarks
 from spyglass.collector.worker.recovery import Settled, Watermark, recover
-from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.dead_letters import DeadLetters
-from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL, load_model_definitions
+from spyglass.store.postgres.models_repo import MODELS_CHANGED_CHANNEL
 from spyglass.store.postgres.notify import ROWS_DELETED, announce_written, follow
-from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
-from spyglass.store.postgres.score_configs_repo import load_score_configs
 from spyglass.store.postgres.tenancy import Tenancy
 from spyglass.store.queue import MemoryQueue, RedisStreamQueue
 from spyglass.store.stores import Stores
@@ -47,7 +36,7 @@ async def run_worker(stores: Stores, cfg: CollectorConfig, *, state_dir: Path) -
     # process: keeping it out of the collector shortens every full collection, which would
     # otherwise pause request handling for tens of milliseconds under ingest.
     gc.freeze()
-    processor = RowProcessor(stores.ch, mapper=mapper, locks=stores.merge_locks, **_hooks(stores))
+    processor = build_processor(stores, mapper=mapper)
     worker = IngestWorker(
         ch=stores.ch,
         blob=stores.events_blob,
@@ -129,24 +118,3 @@ async def _keep_watermark(worker: IngestWorker, stores: Stores, watermark: Water
             # Everything received before now is committed (in-flight payloads are covered by
             # the recovery margin).
             watermark.advance(time.time())
-
-
-class _Hooks(TypedDict):
-    """RowProcessor's PostgreSQL-backed keyword arguments."""
-
-    load_models: ModelsLoader
-    record_experiments: ExperimentSink
-    record_run_items: RunItemSink
-    resolve_prompts: PromptResolver
-    load_score_configs: ScoreConfigLoader
-
-
-def _hooks(stores: Stores) -> _Hooks:
-    pool = stores.pg
-    return {
-        "load_models": lambda pid: load_model_definitions(pool, pid),
-        "record_experiments": lambda pid, items: record_experiment_items(pool, pid, items),
-        "record_run_items": lambda pid, items: record_run_item_events(pool, pid, items),
-        "resolve_prompts": lambda pid, pairs: resolve_prompt_ids(pool, pid, pairs),
-        "load_score_configs": lambda pid, ids: load_score_configs(pool, pid, ids),
-    }

@@ -309,7 +309,7 @@ def test_numeric_config_overrides_the_name_and_checks_the_range() -> None:
     assert (row.name, row.config_id, row.data_type, row.value) == ("quality", "cfg-n", "NUMERIC", 0.4)
     too_big = configured({"value": 1.5}, NUMERIC)
     assert isinstance(too_big, ScoreRejected) and too_big.score_id == "s"
-    assert too_big.message == "value 1.5 is above the config maximum 1.0"
+    assert too_big.message == "value 1.5 is above the config maximum 1"
     assert isinstance(configured({"value": -0.1}, NUMERIC), ScoreRejected)
 
 
