@@ -28,7 +28,7 @@ from spyglass.query.server import create_app
 from spyglass.query.views.metrics import metrics_cache_ctx
 from spyglass.store.errors import ConfigError, StartupError
 from spyglass.store.postgres.bootstrap import InitSpec, ensure_init
-from spyglass.store.stores import Stores, StoresConfig, open_stores
+from spyglass.store.stores import StoresConfig, open_stores
 
 log = logging.getLogger("spyglass")
 
@@ -142,7 +142,7 @@ def build_app(
     if "api" in roles:
         groups.append(add_read_routes)
     max_body = settings.collector.largest_body_bytes
-    app = create_app(settings.api, contexts=contexts, route_groups=groups, client_max_size=max_body)
+    app = create_app(contexts=contexts, route_groups=groups, client_max_size=max_body)
     # The server leaves bodies compressed (RUNNER_KWARGS) so the OTLP receiver can persist gzip
     # as received; every other route gets its body inflated by this middleware, as before.
     app.middlewares.append(decompress_bodies)
@@ -211,7 +211,3 @@ async def _wait_for_signal() -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-
-
-def stores_of(app: web.Application) -> Stores:
-    return app[STORES]

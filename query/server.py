@@ -16,7 +16,6 @@ from aiohttp.typedefs import Handler
 
 from spyglass.collector.http.errors import ApiError, json_response
 from spyglass.collector.http.state import LIFECYCLE, Lifecycle
-from spyglass.query.config import ApiConfig
 from spyglass.query.reads.params import refuse_nul
 from spyglass.store.errors import PermanentError, RetryableError
 from spyglass.store.postgres.faults import Conflict, NotFound, refused_nul
@@ -92,7 +91,6 @@ def _extra_headers(exc: web.HTTPException) -> dict[str, str]:
 
 
 def create_app(
-    api: ApiConfig,
     *,
     contexts: Iterable[CleanupCtx],
     route_groups: Iterable[RouteGroup],

@@ -21,9 +21,8 @@ import msgspec
 from spyglass.collector.json_depth import check_depth
 from spyglass.collector.time_range import in_range
 from spyglass.query.datasets.scores import scores_by
-from spyglass.query.prompts.render import iso_time
 from spyglass.query.reads.params import invalid
-from spyglass.query.reads.values import iso, json_value, metadata
+from spyglass.query.reads.values import iso, iso_dt, json_value, metadata
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.postgres.datasets_repo import DatasetsRepo, ExperimentItemRow
 
@@ -102,8 +101,8 @@ async def list_experiments(
             "id": r.id,
             "name": r.name,
             "description": r.description,
-            "startTime": iso_time(r.start_time),
-            "endTime": iso_time(r.end_time),
+            "startTime": iso_dt(r.start_time),
+            "endTime": iso_dt(r.end_time),
             "itemCount": r.item_count,
             "datasetId": r.dataset_id,
         }
@@ -191,8 +190,8 @@ def _item_json(
 ) -> dict[str, Any]:
     item = row.item
     obs = observations.get(item.observation_id or "")
-    start = iso(obs["start"]) if obs else iso_time(item.start_time or item.created_at)
-    end = (iso(obs["end"]) if obs and obs["end"] is not None else None) if obs else iso_time(item.end_time)
+    start = iso(obs["start"]) if obs else iso_dt(item.start_time or item.created_at)
+    end = (iso(obs["end"]) if obs and obs["end"] is not None else None) if obs else iso_dt(item.end_time)
     entry: dict[str, Any] = {
         # The root observation is the item's execution; before it arrives, the link is.
         "id": item.observation_id or item.id,
@@ -207,7 +206,7 @@ def _item_json(
     }
     if "dataset" in fields:
         entry["experimentDatasetId"] = item.dataset_id
-        entry["experimentItemVersion"] = iso_time(item.dataset_item_version)
+        entry["experimentItemVersion"] = iso_dt(item.dataset_item_version)
     source = linked.get(item.dataset_item_id) if item.dataset_id else None
     if "io" in fields:
         entry["input"] = json_value(obs["input"]) if obs else None

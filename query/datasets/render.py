@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyglass.query.prompts.render import iso_time
+from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.datasets_repo import DatasetRow, ItemRow, RunItemRow, RunRow
 
 
@@ -17,8 +17,8 @@ def dataset_json(d: DatasetRow) -> dict[str, Any]:
         "inputSchema": d.input_schema,
         "expectedOutputSchema": d.expected_output_schema,
         "projectId": d.project_id,
-        "createdAt": iso_time(d.created_at),
-        "updatedAt": iso_time(d.updated_at),
+        "createdAt": iso_dt(d.created_at),
+        "updatedAt": iso_dt(d.updated_at),
     }
 
 
@@ -33,9 +33,9 @@ def item_json(i: ItemRow) -> dict[str, Any]:
         "sourceObservationId": i.source_observation_id,
         "datasetId": i.dataset_id,
         "datasetName": i.dataset_name,
-        "createdAt": iso_time(i.created_at),
-        "updatedAt": iso_time(i.updated_at),
-        "version": iso_time(i.version),
+        "createdAt": iso_dt(i.created_at),
+        "updatedAt": iso_dt(i.updated_at),
+        "version": iso_dt(i.version),
         # Media references are resolved by the media component; the key is required (py v5).
         "mediaReferences": [],
     }
@@ -49,8 +49,8 @@ def run_json(r: RunRow) -> dict[str, Any]:
         "metadata": r.metadata,
         "datasetId": r.dataset_id,
         "datasetName": r.dataset_name,
-        "createdAt": iso_time(r.created_at),
-        "updatedAt": iso_time(r.updated_at),
+        "createdAt": iso_dt(r.created_at),
+        "updatedAt": iso_dt(r.updated_at),
     }
 
 
@@ -62,8 +62,8 @@ def run_item_json(ri: RunItemRow) -> dict[str, Any]:
         "datasetItemId": ri.dataset_item_id,
         "traceId": ri.trace_id,
         "observationId": ri.observation_id,
-        "createdAt": iso_time(ri.created_at),
-        "updatedAt": iso_time(ri.updated_at),
+        "createdAt": iso_dt(ri.created_at),
+        "updatedAt": iso_dt(ri.updated_at),
     }
 
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from spyglass.query.reads.values import iso, micros_of
+from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.prompts_repo import PromptRow, PromptSummary
 
 PRODUCTION = "production"
 
 
-def iso_time(moment: datetime | None) -> str | None:
-    return iso(micros_of(moment)) if moment is not None else None
-
-
 def prompt_json(row: PromptRow, prompt: Any, graph: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": row.id,
-        "createdAt": iso_time(row.created_at),
-        "updatedAt": iso_time(row.updated_at),
+        "createdAt": iso_dt(row.created_at),
+        "updatedAt": iso_dt(row.updated_at),
         "projectId": row.project_id,
         "createdBy": row.created_by,
         "prompt": prompt,
@@ -43,6 +38,6 @@ def summary_json(s: PromptSummary) -> dict[str, Any]:
         "versions": s.versions,
         "labels": s.labels,
         "tags": s.tags,
-        "lastUpdatedAt": iso_time(s.last_updated_at),
+        "lastUpdatedAt": iso_dt(s.last_updated_at),
         "lastConfig": s.last_config,
     }

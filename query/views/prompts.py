@@ -17,10 +17,10 @@ from spyglass.collector.http.state import STORES
 from spyglass.query.prompts.cache import open_prompt_cache
 from spyglass.query.prompts.list_filter import parse_prompt_filter
 from spyglass.query.prompts.metrics import prompt_version_metrics
-from spyglass.query.prompts.render import iso_time
 from spyglass.query.prompts.service import PromptService
 from spyglass.query.reads.params import Query, json_body
 from spyglass.query.reads.scope import project_id
+from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.prompts_repo import PromptListFilter
 
 
@@ -146,8 +146,8 @@ async def list_versions(request: web.Request) -> web.Response:
                 "tags": row.tags,
                 "commitMessage": row.commit_message,
                 "createdBy": row.created_by,
-                "createdAt": iso_time(row.created_at),
-                "updatedAt": iso_time(row.updated_at),
+                "createdAt": iso_dt(row.created_at),
+                "updatedAt": iso_dt(row.updated_at),
                 "metrics": (m.to_json() if m is not None else _NO_USAGE),
             }
         )

@@ -262,13 +262,6 @@ class DatasetsRepo:
             )
         return _dataset(row) if row else None
 
-    async def dataset_by_id(self, project_id: str, dataset_id: str) -> DatasetRow | None:
-        with db_errors():
-            row = await self._pool.fetchrow(
-                f"SELECT {_DATASET_COLS} FROM datasets WHERE project_id = $1 AND id = $2", project_id, dataset_id
-            )
-        return _dataset(row) if row else None
-
     async def existing_dataset_ids(self, project_id: str, ids: Sequence[str]) -> set[str]:
         with db_errors():
             rows = await self._pool.fetch(
@@ -393,13 +386,6 @@ class DatasetsRepo:
                 project_id,
                 dataset_id,
                 name,
-            )
-        return _run(row) if row else None
-
-    async def run_by_id(self, project_id: str, run_id: str) -> RunRow | None:
-        with db_errors():
-            row = await self._pool.fetchrow(
-                f"SELECT {_RUN_COLS} FROM {_RUN_FROM} WHERE r.project_id = $1 AND r.id = $2", project_id, run_id
             )
         return _run(row) if row else None
 

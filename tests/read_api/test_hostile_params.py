@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from spyglass.collector.json_depth import MAX_JSON_DEPTH
-from spyglass.query.config import ApiConfig
 from spyglass.query.reads.values import iso, iso_micro
 from spyglass.query.server import create_app
 from spyglass.store.postgres import faults
@@ -361,7 +360,7 @@ def _route_that_breaks(app: web.Application) -> None:
 async def test_an_unexpected_exception_is_a_logged_json_500(
     caplog: pytest.LogCaptureFixture, path: str, kind: str
 ) -> None:
-    app = create_app(ApiConfig(), contexts=[], route_groups=[_route_that_breaks], client_max_size=1024)
+    app = create_app(contexts=[], route_groups=[_route_that_breaks], client_max_size=1024)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         with caplog.at_level(logging.ERROR, logger="spyglass.http"):
             resp = await client.get(path)
@@ -400,7 +399,7 @@ async def test_postgresql_refusing_a_nul_is_a_400_not_a_500(spyglass: Harness) -
         app.router.add_get("/test-only/raw", raw)
         app.router.add_get("/test-only/translated", translated)
 
-    app = create_app(ApiConfig(), contexts=[], route_groups=[routes], client_max_size=1024)
+    app = create_app(contexts=[], route_groups=[routes], client_max_size=1024)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         for path in ("/test-only/raw", "/test-only/translated"):
             resp = await client.get(path)

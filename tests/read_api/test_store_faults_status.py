@@ -6,7 +6,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from spyglass.query.config import ApiConfig
 from spyglass.query.server import create_app
 from spyglass.store.postgres.faults import Conflict, NotFound
 
@@ -32,7 +31,7 @@ def _routes(app: web.Application) -> None:
 async def test_store_not_found_and_conflict_map_to_404_and_409(
     path: str, status: int, error: str, message: str
 ) -> None:
-    app = create_app(ApiConfig(), contexts=[], route_groups=[_routes], client_max_size=1024)
+    app = create_app(contexts=[], route_groups=[_routes], client_max_size=1024)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         resp = await client.get(path)
         assert resp.status == status
