@@ -19,7 +19,7 @@ from typing import Any
 
 from spans import Generator
 
-from spyglass.collector.worker.mapping import MapTask, ProjectModels, map_payload
+from spyglass.collector.worker.map_pool import MapTask, ProjectModels, map_payload
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.migrate import migrate
 from spyglass.store.clickhouse.rows import COMPACT_COLUMNS

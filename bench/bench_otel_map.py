@@ -40,7 +40,7 @@ from spyglass.collector.otel import (
     walk_protobuf,
 )
 from spyglass.collector.worker.encode import json_each_row
-from spyglass.collector.worker.mapping import MappedPayload, MapTask, ProjectModels, map_payload, needs_worker
+from spyglass.collector.worker.map_pool import MappedPayload, MapTask, ProjectModels, map_payload, needs_worker
 from spyglass.collector.worker.price import price_row
 
 BATCH_SPANS = 512
@@ -218,9 +218,9 @@ def _time_stages(label: str, bodies: list[bytes], rounds: int, fresh: list[list[
     results = [map_export(export, project_id="p", received_at=1.0) for export in exports]
     matcher_owner = map_payload(MapTask(bodies[0], "pb", "p", 1.0, ProjectModels(0)))  # compiles the catalog
     assert not isinstance(matcher_owner, str)
-    from spyglass.collector.worker import mapping
+    from spyglass.collector.worker import map_pool
 
-    matcher = mapping._project_matcher("p", ProjectModels(0))
+    matcher = map_pool._project_matcher("p", ProjectModels(0))
     unique = [list({row.id: row for row in result.observations}.values()) for result in results]
     priced = [[price_row(matcher, "p", row) for row in rows] for rows in unique]
     payloads = [map_payload(MapTask(body, "pb", "p", 1.0, ProjectModels(0))) for body in bodies]

@@ -18,8 +18,8 @@ from spyglass.cli.runtime import DataDirLock
 from spyglass.cli.serve import public_url_of, stores_config
 from spyglass.cli.settings import Settings
 from spyglass.collector.rawlog import RawRef, encode_ref, hour_prefix, parse_key
-from spyglass.collector.worker.loop import IngestWorker
-from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.consumer import IngestWorker
+from spyglass.collector.worker.map_pool import PayloadMapper
 from spyglass.collector.worker.processor_factory import build_processor
 from spyglass.store.blob import BlobStore
 from spyglass.store.postgres.dead_letters import DeadLetters

@@ -25,5 +25,5 @@ LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle", Lifecycle)
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
 COLLECTOR_CONFIG: web.AppKey[CollectorConfig] = web.AppKey("collector_config", CollectorConfig)
-# The ingest worker of a process running the worker role (collector.worker.loop.IngestWorker).
+# The ingest worker of a process running the worker role (collector.worker.consumer.IngestWorker).
 WORKER: web.AppKey[Any] = web.AppKey("worker", object)

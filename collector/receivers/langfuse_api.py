@@ -36,7 +36,7 @@ from spyglass.collector.receivers.bodies import (
     raw_body,
     read_body,
 )
-from spyglass.collector.worker.process import encode_events
+from spyglass.collector.worker.merge import encode_events
 from spyglass.store.postgres.score_configs_repo import load_score_configs
 
 log = logging.getLogger("spyglass.collector.ingestion")

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from spyglass.collector.config import CollectorConfig
+from spyglass.collector.worker.consumer import IngestWorker
 from spyglass.collector.worker.cpu_priority import ThreadLowerer
-from spyglass.collector.worker.loop import IngestWorker
-from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.map_pool import PayloadMapper
 from spyglass.collector.worker.processor_factory import build_processor
 from spyglass.collector.worker.reconciler import Reconciler, RedisWatermarks
 from spyglass.collector.worker.recovery import Settled, Watermark, recover

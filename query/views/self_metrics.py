@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from spyglass.collector.http.state import INTAKE, LIFECYCLE, STORES, WORKER
-from spyglass.collector.worker.loop import BATCH_BUCKETS, IngestWorker
+from spyglass.collector.worker.consumer import BATCH_BUCKETS, IngestWorker
 from spyglass.store.errors import SpyglassError
 
 

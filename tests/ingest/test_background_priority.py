@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from spyglass.collector.worker.cpu_priority import CHDB_MERGE_THREADS, ThreadLowerer, lower_threads, thread_name
-from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.map_pool import PayloadMapper
 from spyglass.store.clickhouse.client import ClickHouse
 
 _PR_SET_NAME = 15

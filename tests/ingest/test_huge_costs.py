@@ -12,7 +12,7 @@ import aiohttp
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.pricing.money import MAX_STORED_COST
 from spyglass.collector.rawlog import encode_ref, make_ref
-from spyglass.collector.worker.loop import IngestWorker, Payload, Prepared
+from spyglass.collector.worker.consumer import IngestWorker, Payload, Prepared
 from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.rows import ObservationRow
 from spyglass.store.postgres.dead_letters import DeadLetters

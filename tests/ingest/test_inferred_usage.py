@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 
 from spyglass.collector.pricing.encodings import encoding
-from spyglass.collector.worker.mapping import PayloadMapper
+from spyglass.collector.worker.map_pool import PayloadMapper
+from spyglass.collector.worker.merge import RowProcessor, _Batch
 from spyglass.collector.worker.price import INFERRED_USAGE_KEY
-from spyglass.collector.worker.process import RowProcessor, _Batch
 from spyglass.store.clickhouse.rows import ObservationRow
 from tests.harness import Harness, ProjectKeys
 

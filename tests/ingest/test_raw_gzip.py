@@ -12,7 +12,7 @@ import pytest
 from spyglass.collector.compression import InflatedTooLarge, InflateError, inflate
 from spyglass.collector.http.state import INTAKE
 from spyglass.collector.rawlog import RawRef, decode_ref, encode_ref, make_ref, parse_key
-from spyglass.collector.worker.mapping import MappedPayload, MapTask, ProjectModels, map_payload
+from spyglass.collector.worker.map_pool import MappedPayload, MapTask, ProjectModels, map_payload
 from spyglass.store.postgres.dead_letters import DeadLetters
 from tests.harness import Harness
 from tests.ingest.test_otlp_protocol import _ids, _names, _post, _request, _span, grpc_export

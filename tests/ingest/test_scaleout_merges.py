@@ -18,9 +18,9 @@ import pytest
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.intake import Intake
-from spyglass.collector.worker.loop import IngestWorker
-from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import RowProcessor
+from spyglass.collector.worker.consumer import IngestWorker
+from spyglass.collector.worker.map_pool import PayloadMapper
+from spyglass.collector.worker.merge import RowProcessor
 from spyglass.collector.worker.state import read_latest
 from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse

@@ -13,7 +13,7 @@ import pytest
 
 from spyglass.collector.events import IngestionEvent
 from spyglass.collector.http.state import INTAKE
-from spyglass.collector.worker.process import encode_events
+from spyglass.collector.worker.merge import encode_events
 from spyglass.store.postgres.dead_letters import DeadLetters
 from tests.harness import Harness, ProjectKeys
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.intake import Intake
-from spyglass.collector.worker.loop import IngestWorker
-from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import RowProcessor
+from spyglass.collector.worker.consumer import IngestWorker
+from spyglass.collector.worker.map_pool import PayloadMapper
+from spyglass.collector.worker.merge import RowProcessor
 from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.postgres.dead_letters import DeadLetters

@@ -11,7 +11,7 @@ import pytest
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.rawlog import RawRef, encode_ref, make_ref
-from spyglass.collector.worker.loop import IngestWorker, Payload, Prepared
+from spyglass.collector.worker.consumer import IngestWorker, Payload, Prepared
 from spyglass.store.blob import BlobStore, open_blob_store
 from spyglass.store.config import BlobConfig
 from spyglass.store.postgres.dead_letters import DeadLetters

@@ -14,9 +14,9 @@ import msgspec
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.rawlog import RawRef, encode_ref
-from spyglass.collector.worker.loop import IngestWorker, Payload, Prepared
-from spyglass.collector.worker.mapping import PayloadMapper
-from spyglass.collector.worker.process import RowProcessor, decode_events, encode_events
+from spyglass.collector.worker.consumer import IngestWorker, Payload, Prepared
+from spyglass.collector.worker.map_pool import PayloadMapper
+from spyglass.collector.worker.merge import RowProcessor, decode_events, encode_events
 from spyglass.collector.worker.state import read_latest
 from spyglass.query.reads import observations as observation_reads
 from spyglass.store.clickhouse.client import ClickHouse

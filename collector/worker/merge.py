@@ -1,6 +1,6 @@
 """Raw payloads → ClickHouse rows: decode, map, merge with stored state, price.
 
-OTel payloads are decoded, mapped, priced and encoded by the mapping processes (mapping.py);
+OTel payloads are decoded, mapped, priced and encoded by the mapping processes (map_pool.py);
 here only their trace patches fold into stored traces. Legacy /ingestion events merge here,
 since they need the stored version of what they update.
 
@@ -47,9 +47,9 @@ from spyglass.collector.events.score_config import check_score
 from spyglass.collector.otel import ExperimentItem, TracePatch, merge_trace_patch
 from spyglass.collector.otel.log_events import GENAI_PREFIX, compose_io
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
+from spyglass.collector.worker.consumer import Payload, Prepared
 from spyglass.collector.worker.encode import decode_rows
-from spyglass.collector.worker.loop import Payload, Prepared
-from spyglass.collector.worker.mapping import MappedPayload, MapTask, PayloadMapper, ProjectModels, prompt_to_link
+from spyglass.collector.worker.map_pool import MappedPayload, MapTask, PayloadMapper, ProjectModels, prompt_to_link
 from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache, read_child_events
 from spyglass.store.clickhouse.client import ClickHouse
