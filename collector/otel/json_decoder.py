@@ -233,7 +233,8 @@ def _span(raw: dict[str, Any]) -> RawSpan:
     )
 
 
-def _list(obj: dict[str, Any], camel: str, snake: str, where: str) -> list[Any]:
+def json_list(obj: dict[str, Any], camel: str, snake: str, where: str) -> list[Any]:
+    """An OTLP/JSON array field (camelCase or snake_case); absent is empty."""
     value = _get(obj, camel, snake)
     if value is None:
         return []
@@ -242,7 +243,8 @@ def _list(obj: dict[str, Any], camel: str, snake: str, where: str) -> list[Any]:
     return value
 
 
-def _object(value: Any, where: str) -> dict[str, Any]:
+def json_object(value: Any, where: str) -> dict[str, Any]:
+    """An OTLP/JSON object field; absent is empty."""
     if value is None:
         return {}
     if type(value) is not dict:
@@ -255,24 +257,24 @@ def _text_id(value: Any) -> str | None:
 
 
 def _walk(doc: Any) -> DecodedExport:
-    document = _object(doc, "the body")
+    document = json_object(doc, "the body")
     groups: list[SpanGroup] = []
     rejections = Rejections()
-    for resource_spans in _list(document, "resourceSpans", "resource_spans", "resourceSpans"):
-        resource_spans = _object(resource_spans, "resourceSpans[]")
-        resource = _object(resource_spans.get("resource"), "resource")
+    for resource_spans in json_list(document, "resourceSpans", "resource_spans", "resourceSpans"):
+        resource_spans = json_object(resource_spans, "resourceSpans[]")
+        resource = json_object(resource_spans.get("resource"), "resource")
         try:
             resource_attributes = attributes(resource.get("attributes"))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise OtlpDecodeError(f"OTLP/JSON: resource attributes: {exc}") from None
-        scope_list = _list(resource_spans, "scopeSpans", "scope_spans", "scopeSpans")
+        scope_list = json_list(resource_spans, "scopeSpans", "scope_spans", "scopeSpans")
         # Exporters older than OTLP 1.0 said "instrumentationLibrarySpans".
-        scope_list = scope_list or _list(
+        scope_list = scope_list or json_list(
             resource_spans, "instrumentationLibrarySpans", "instrumentation_library_spans", "scopeSpans"
         )
         for scope_spans in scope_list:
-            scope_spans = _object(scope_spans, "scopeSpans[]")
-            scope = _object(
+            scope_spans = json_object(scope_spans, "scopeSpans[]")
+            scope = json_object(
                 scope_spans.get("scope") or _get(scope_spans, "instrumentationLibrary", "instrumentation_library"),
                 "scope",
             )
@@ -281,7 +283,7 @@ def _walk(doc: Any) -> DecodedExport:
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise OtlpDecodeError(f"OTLP/JSON: scope attributes: {exc}") from None
             out: list[RawSpan] = []
-            for raw in _list(scope_spans, "spans", "spans", "spans"):
+            for raw in json_list(scope_spans, "spans", "spans", "spans"):
                 try:
                     out.append(_span(raw))
                 except SpanRejected as rejected:
@@ -307,15 +309,20 @@ def _ids_for_message(raw: Any) -> tuple[str | None, str | None]:
     return _text_id(_get(raw, "traceId", "trace_id")), _text_id(_get(raw, "spanId", "span_id"))
 
 
-def decode_json_export(body: bytes) -> DecodedExport:
-    """Decode an OTLP/JSON trace export; a malformed body raises OtlpDecodeError."""
+def read_json_document(body: bytes) -> Any:
+    """An OTLP/JSON body of any signal, parsed; too deep or not JSON raises OtlpDecodeError."""
     try:
         check_depth(body)
-        document = _decode(body)
+        return _decode(body)
     except JsonTooDeep as exc:
         raise OtlpDecodeError(str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise OtlpDecodeError(f"malformed OTLP/JSON body: {exc}") from None
+
+
+def decode_json_export(body: bytes) -> DecodedExport:
+    """Decode an OTLP/JSON trace export; a malformed body raises OtlpDecodeError."""
+    document = read_json_document(body)
     try:
         return _walk(document)
     except OtlpDecodeError:

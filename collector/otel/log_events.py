@@ -22,7 +22,7 @@ from typing import Any
 
 from spyglass.collector.otel.inputs_outputs import semconv_messages
 from spyglass.collector.otel.logs import LogRecord
-from spyglass.collector.otel.values import MISSING, json_or_none, map_value, parse_json
+from spyglass.collector.otel.values import json_or_none, map_value, parse_or_raw
 from spyglass.store.clickhouse.rows import ObservationRow
 
 EVENT = "EVENT"
@@ -102,13 +102,6 @@ def event_row(record: LogRecord, event_id: str, project_id: str, received_at: fl
     )
 
 
-def _parsed(text: str | None) -> Any:
-    if text is None:
-        return None
-    value = parse_json(text)
-    return text if value is MISSING else value
-
-
 def _has_payload(message: Any) -> bool:
     return isinstance(message, dict) and any(message.get(key) for key in _MESSAGE_PAYLOAD)
 
@@ -123,12 +116,12 @@ def compose_io(events: Iterable[ObservationRow]) -> tuple[str | None, str | None
     for event in sorted(events, key=lambda e: e.id):
         role = _MESSAGE_ROLES.get(event.name)
         if role is not None:
-            body = _parsed(event.input)
+            body = parse_or_raw(event.input)
             message = {"role": role, **body} if isinstance(body, dict) else {"role": role, "content": body}
             if _has_payload(message):
                 messages.append(message)
         elif event.name == _CHOICE:
-            body = _parsed(event.output)
+            body = parse_or_raw(event.output)
             choice = body.get("message") if isinstance(body, dict) else None
             if isinstance(choice, dict) and _has_payload(choice):
                 index = body.get("index")

@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from spyglass.collector.json_depth import JsonTooDeep, check_depth
 from spyglass.collector.otel.checks import (
     INVALID_SPAN_ID,
     INVALID_TRACE_ID,
@@ -28,6 +27,7 @@ from spyglass.collector.otel.checks import (
 from spyglass.collector.otel.errors import OtlpDecodeError
 from spyglass.collector.otel.json_decoder import any_value as json_value
 from spyglass.collector.otel.json_decoder import attributes as json_attributes
+from spyglass.collector.otel.json_decoder import json_list, json_object, read_json_document
 from spyglass.collector.otel.protobuf_values import message_attributes, message_value
 from spyglass.collector.otel.spans import Attributes, Rejections
 
@@ -36,7 +36,6 @@ MALFORMED_RECORD = "malformed log record"
 _EVENT_NAME_ATTRIBUTE = "event.name"
 
 _parse = ExportLogsServiceRequest.FromString
-_decode_json = msgspec.json.Decoder()
 
 
 class LogRecord(msgspec.Struct, frozen=True):
@@ -65,7 +64,7 @@ class DecodedLogs(msgspec.Struct):
 def decode_logs(body: bytes, fmt: str) -> DecodedLogs:
     """Raise OtlpDecodeError for a malformed body; reject individually invalid records."""
     if fmt == "json":
-        return _walk_json(_json_document(body))
+        return _walk_json(read_json_document(body))
     try:
         request = _parse(body)
     except Exception as exc:  # upb raises DecodeError; the contract is one error type
@@ -131,33 +130,6 @@ def _walk_protobuf(request: Any) -> DecodedLogs:
     return DecodedLogs(records, total, unattached, rejections)
 
 
-def _json_document(body: bytes) -> Any:
-    try:
-        check_depth(body)
-        return _decode_json.decode(body)
-    except JsonTooDeep as exc:
-        raise OtlpDecodeError(str(exc)) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise OtlpDecodeError(f"malformed OTLP/JSON body: {exc}") from None
-
-
-def _json_list(obj: Any, camel: str, snake: str, where: str) -> list[Any]:
-    value = obj.get(camel, obj.get(snake)) if isinstance(obj, dict) else None
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise OtlpDecodeError(f"OTLP/JSON: {where} must be an array")
-    return value
-
-
-def _json_object(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise OtlpDecodeError(f"OTLP/JSON: {where} must be an object")
-    return value
-
-
 def _json_int(raw: Any) -> int:
     if raw is None:
         return 0
@@ -170,16 +142,14 @@ def _walk_json(document: Any) -> DecodedLogs:
     records: list[LogRecord] = []
     rejections = Rejections()
     total = unattached = 0
-    for resource_logs in _json_list(
-        _json_object(document, "the body"), "resourceLogs", "resource_logs", "resourceLogs"
-    ):
-        resource_logs = _json_object(resource_logs, "resourceLogs[]")
-        resource = _json_object(resource_logs.get("resource"), "resource")
+    for resource_logs in json_list(json_object(document, "the body"), "resourceLogs", "resource_logs", "resourceLogs"):
+        resource_logs = json_object(resource_logs, "resourceLogs[]")
+        resource = json_object(resource_logs.get("resource"), "resource")
         service = _service_name(_group(json_attributes, resource.get("attributes"), "resource"))
-        for scope_logs in _json_list(resource_logs, "scopeLogs", "scope_logs", "scopeLogs"):
-            scope_logs = _json_object(scope_logs, "scopeLogs[]")
-            scope_name = str(_json_object(scope_logs.get("scope"), "scope").get("name") or "")
-            for raw in _json_list(scope_logs, "logRecords", "log_records", "logRecords"):
+        for scope_logs in json_list(resource_logs, "scopeLogs", "scope_logs", "scopeLogs"):
+            scope_logs = json_object(scope_logs, "scopeLogs[]")
+            scope_name = str(json_object(scope_logs.get("scope"), "scope").get("name") or "")
+            for raw in json_list(scope_logs, "logRecords", "log_records", "logRecords"):
                 total += 1
                 trace_text = raw.get("traceId", raw.get("trace_id")) if isinstance(raw, dict) else None
                 span_text = raw.get("spanId", raw.get("span_id")) if isinstance(raw, dict) else None

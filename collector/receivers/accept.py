@@ -40,16 +40,18 @@ SignalName = Literal["traces", "logs", "metrics"]
 
 class Signal(msgspec.Struct, frozen=True):
     name: SignalName
-    # What the export's items are called in messages ("rejected 2 of 5 spans").
-    items: str
+    # What one item of the export is called in messages ("every span was invalid").
+    item: str
     # The raw-log source its bodies are kept under; None: checked and acknowledged, not kept.
     source: Source | None
     inspect: Callable[[bytes, Fmt], Inspection]
+    # The export request's message name (gRPC's "no ... was sent").
+    request: str
 
 
-TRACES = Signal("traces", "spans", "otel", inspect_request)
-LOGS = Signal("logs", "log records", "otel-logs", inspect_logs)
-METRICS = Signal("metrics", "data points", None, inspect_metrics)
+TRACES = Signal("traces", "span", "otel", inspect_request, "ExportTraceServiceRequest")
+LOGS = Signal("logs", "log record", "otel-logs", inspect_logs, "ExportLogsServiceRequest")
+METRICS = Signal("metrics", "data point", None, inspect_metrics, "ExportMetricsServiceRequest")
 SIGNALS = (TRACES, LOGS, METRICS)
 
 
@@ -142,7 +144,7 @@ async def accept_otlp(
         if inspection is None or inspection.total == 0:
             return Accepted()
         if inspection.rejected == inspection.total:
-            raise AllRejected(f"every {_singular(signal.items)} was invalid: {inspection.message}")
+            raise AllRejected(f"every {signal.item} was invalid: {inspection.message}")
         if signal.source is not None and inspection.keep:
             try:
                 if staged is not None:
@@ -153,7 +155,3 @@ async def accept_otlp(
                 log.warning("could not persist an OTLP %s payload: %s", signal.name, exc)
                 raise
     return Accepted(inspection.rejected, inspection.message)
-
-
-def _singular(items: str) -> str:
-    return {"spans": "span", "log records": "log record", "data points": "data point"}.get(items, items)

@@ -18,9 +18,9 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from spyglass.collector.json_depth import JsonTooDeep, check_depth
 from spyglass.collector.otel import OtlpDecodeError, decode_otlp
 from spyglass.collector.otel.checks import SpanRejected, span_times
+from spyglass.collector.otel.json_decoder import read_json_document
 from spyglass.collector.otel.logs import decode_logs
 from spyglass.collector.otel.protobuf_decoder import span_ids
 from spyglass.collector.otel.spans import Rejections
@@ -68,13 +68,7 @@ def inspect_logs(body: bytes, fmt: str) -> Inspection:
 def inspect_metrics(body: bytes, fmt: str) -> Inspection:
     """Count the data points of a well-formed export (metrics are acknowledged, not kept)."""
     if fmt == "json":
-        try:
-            check_depth(body)
-            document = msgspec.json.decode(body)
-        except JsonTooDeep as exc:
-            raise OtlpDecodeError(str(exc)) from None
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            raise OtlpDecodeError(f"malformed OTLP/JSON body: {exc}") from None
+        document = read_json_document(body)
         if not isinstance(document, dict):
             raise OtlpDecodeError("OTLP/JSON: the body must be an object")
         return Inspection(_json_points(document), 0, "", keep=False)

@@ -55,11 +55,6 @@ EXPORT_METHODS = {
     "/opentelemetry.proto.collector.logs.v1.LogsService/Export": LOGS,
     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": METRICS,
 }
-_REQUEST_NAMES = {
-    "traces": "ExportTraceServiceRequest",
-    "logs": "ExportLogsServiceRequest",
-    "metrics": "ExportMetricsServiceRequest",
-}
 
 
 def _retry_trailer(code: grpc.StatusCode, message: str, seconds: int) -> tuple[tuple[str, bytes], ...]:
@@ -120,7 +115,7 @@ class OtlpServiceHandler(grpc.GenericRpcHandler):
                 await _unavailable(context, str(exc), exc.retry_after)
             request = await context.read()
             if request is grpc.aio.EOF:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {_REQUEST_NAMES[signal.name]} was sent")
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {signal.request} was sent")
             assert isinstance(request, bytes)
             lease.give_back(lease.held - len(request))
             try:
