@@ -23,14 +23,19 @@ from spyglass.store.clickhouse.client import ClickHouse
 from tests.harness import Harness
 from tests.ingest.test_otlp_protocol import _ids, _request, _span, grpc_export
 
-WINDOW = 10.0  # the defaults: 20 failures, then one more every half second
+# 20 failures, then one more every 2 s: long enough that a loaded machine does not leak an
+# attempt between a flood and the request the test expects to be refused (the default 10 s
+# window leaks one every half second, and did).
+WINDOW = 40.0
 FAILURES = 20
 
 
 @pytest.fixture(scope="module")
 async def guarded(session_dir: Path, ch_url: str, ch: ClickHouse) -> AsyncIterator[Harness]:
     """A Spyglass of its own: the flooded addresses and keys stay throttled for a while."""
-    harness = Harness.configure(session_dir / "auth-throttle", ch_url)
+    harness = Harness.configure(
+        session_dir / "auth-throttle", ch_url, SPYGLASS_COLLECTOR__AUTH_FAILURE_WINDOW_SECONDS=str(WINDOW)
+    )
     await harness.start()
     yield harness
     await harness.stop()
