@@ -19,12 +19,11 @@ from spyglass.cli import logs
 from spyglass.cli.runtime import DataDirLock, load_or_create_secrets
 from spyglass.cli.settings import Settings
 from spyglass.collector.auth import Authenticator, AuthLimits
-from spyglass.collector.http.routes import add_ingest_routes
-from spyglass.collector.http.state import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES, WORKER
+from spyglass.collector.http import AUTH, COLLECTOR_CONFIG, INTAKE, LIFECYCLE, STORES, WORKER, create_app
 from spyglass.collector.intake import Intake
 from spyglass.collector.receivers.bodies import RUNNER_KWARGS, decompress_bodies
+from spyglass.collector.receivers.routes import add_ingest_routes
 from spyglass.query.routes import add_health_routes, add_read_routes
-from spyglass.query.server import create_app
 from spyglass.query.views.metrics import metrics_cache_ctx
 from spyglass.store.errors import ConfigError, StartupError
 from spyglass.store.postgres.bootstrap import InitSpec, ensure_init

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from spyglass.cli.serve import ALL_ROLES, GRPC_PORT, build_app, stores_config
 from spyglass.cli.settings import Settings, load_settings
-from spyglass.collector.http.state import LIFECYCLE, STORES, WORKER
+from spyglass.collector.http import LIFECYCLE, STORES, WORKER
 from spyglass.collector.receivers.bodies import RUNNER_KWARGS
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.tenancy import Tenancy

@@ -1,16 +1,22 @@
-"""Typed application state shared by the collector's and the query service's handlers."""
+"""Typed application state shared by the collector's and the query service's handlers.
+
+The value types are imported for type checking only: the kernel sits below the modules that
+define them (auth, intake, the worker, the stores), and those import the kernel's errors.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
 
-from spyglass.collector.auth import Authenticator
-from spyglass.collector.config import CollectorConfig
-from spyglass.collector.intake import Intake
-from spyglass.store.stores import Stores
+if TYPE_CHECKING:
+    from spyglass.collector.auth import Authenticator
+    from spyglass.collector.config import CollectorConfig
+    from spyglass.collector.intake import Intake
+    from spyglass.collector.worker.consumer import IngestWorker
+    from spyglass.store.stores import Stores
 
 
 class Lifecycle(msgspec.Struct):
@@ -20,10 +26,10 @@ class Lifecycle(msgspec.Struct):
     in_flight: int = 0
 
 
-STORES: web.AppKey[Stores] = web.AppKey("stores", Stores)
+STORES: web.AppKey[Stores] = web.AppKey("stores")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle", Lifecycle)
-AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
-INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
-COLLECTOR_CONFIG: web.AppKey[CollectorConfig] = web.AppKey("collector_config", CollectorConfig)
-# The ingest worker of a process running the worker role (collector.worker.consumer.IngestWorker).
-WORKER: web.AppKey[Any] = web.AppKey("worker", object)
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+INTAKE: web.AppKey[Intake] = web.AppKey("intake")
+COLLECTOR_CONFIG: web.AppKey[CollectorConfig] = web.AppKey("collector_config")
+# Set in a process running the worker role.
+WORKER: web.AppKey[IngestWorker] = web.AppKey("worker")

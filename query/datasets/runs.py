@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from spyglass.collector.http.errors import bad_request, not_found
+from spyglass.collector.http import bad_request, not_found
 from spyglass.query.datasets.render import page_meta, run_item_json, run_json
 from spyglass.query.reads.params import parse_datetime
 from spyglass.store.clickhouse.client import ClickHouse

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from spyglass.collector.http.errors import ApiError, bad_request, not_found
+from spyglass.collector.http import ApiError, bad_request, not_found
 from spyglass.query.datasets.json_schema import JsonSchema, SchemaError
 from spyglass.query.datasets.render import dataset_json, item_json, page_meta
 from spyglass.store.postgres.datasets_repo import DatasetConflict, DatasetRow, DatasetsRepo

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from spyglass.collector.http.errors import bad_request
+from spyglass.collector.http import bad_request
 from spyglass.store.postgres.prompts_repo import DependencyRef, PromptRow
 
 MAX_DEPTH = 5

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from spyglass.collector.http.errors import ApiError, bad_request, not_found
+from spyglass.collector.http import ApiError, bad_request, not_found
 from spyglass.query.prompts.cache import PromptCache
 from spyglass.query.prompts.dependencies import Loader, find_tags, resolve
 from spyglass.query.prompts.render import prompt_json, summary_json

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from spyglass.collector.http.errors import bad_request
+from spyglass.collector.http import bad_request
 from spyglass.store.postgres.prompts_repo import LATEST, NewVersion
 
 MAX_NAME = 255

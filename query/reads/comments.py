@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from spyglass.collector.http.errors import ApiError, bad_request, not_found
+from spyglass.collector.http import ApiError, bad_request, not_found
 from spyglass.query.reads import live
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.sql import STRING, Params

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.query.reads.params import check_json_param, invalid, parse_datetime
 from spyglass.query.reads.sql import FLOAT, STRING, STRINGS, TIME, Params
 

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from aiohttp import web
 from multidict import MultiMapping
 
-from spyglass.collector.http.errors import ApiError, bad_request
+from spyglass.collector.http import ApiError, bad_request
 from spyglass.collector.json_depth import JsonTooDeep, check_depth
 from spyglass.collector.time_range import in_range, out_of_range
-from spyglass.store.postgres.text import NUL, NUL_PROBLEM, json_may_hold_nul, nul_path
+from spyglass.store.postgres.text import NUL_PROBLEM, json_may_hold_nul, nul_path
 
 # Upper bound for page numbers: offsets beyond this are never useful and would overflow Int32.
 _MAX_PAGE = 1_000_000
@@ -149,21 +148,6 @@ def parse_datetime(name: str, raw: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def refuse_nul(request: web.Request) -> None:
-    """A 400 naming the path or query parameter that holds a NUL (PostgreSQL text cannot)."""
-    raw = request.raw_path
-    if "%00" not in raw and NUL not in raw:
-        return
-    for name, value in request.match_info.items():
-        if NUL in value:
-            raise bad_request(f"Invalid path parameter '{name}': {NUL_PROBLEM}")
-    for name, value in request.query.items():
-        if NUL in name or NUL in value:
-            raise invalid(name.replace(NUL, "\\u0000"), NUL_PROBLEM)
-    if NUL in request.path:
-        raise bad_request(f"Invalid path: {NUL_PROBLEM}")
 
 
 def check_json_param(name: str, raw: str) -> None:

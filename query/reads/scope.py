@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError
-from spyglass.collector.http.state import AUTH
+from spyglass.collector.http import AUTH, ApiError
 from spyglass.store.postgres.rows import AuthScope
 
 

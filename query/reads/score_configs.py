@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from spyglass.collector.http.errors import ApiError, bad_request
+from spyglass.collector.http import ApiError, bad_request
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.values import iso_dt
 from spyglass.store.postgres.faults import db_errors

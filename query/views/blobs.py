@@ -11,8 +11,7 @@ import mimetypes
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, ApiError
 from spyglass.store.blob import BlobNotFound, LocalBlobStore
 
 _SERVED = ("media", "exports")

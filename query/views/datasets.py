@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import bad_request, json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, bad_request, json_response
 from spyglass.query.datasets.runs import RunService, create_run_item, parse_run_item_body
 from spyglass.query.datasets.service import DatasetService
 from spyglass.query.reads.params import Query, json_body

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, json_response
 from spyglass.query.datasets.experiments import (
     EXPERIMENT_FIELDS,
     ITEM_FIELDS,

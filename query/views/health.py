@@ -6,8 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import json_response
-from spyglass.collector.http.state import LIFECYCLE, STORES
+from spyglass.collector.http import LIFECYCLE, STORES, json_response
 from spyglass.store.errors import SpyglassError
 
 try:

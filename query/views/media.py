@@ -14,8 +14,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, ApiError, json_response
 from spyglass.collector.time_range import in_range, out_of_range
 from spyglass.query.reads import scope
 from spyglass.query.reads.params import check_body

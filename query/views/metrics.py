@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, ApiError, json_response
 from spyglass.query.config import ApiConfig
 from spyglass.query.metrics import (
     DailyFilter,

@@ -16,8 +16,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, ApiError, json_response
 from spyglass.collector.pricing import AttributeCondition, DefinitionError, tier_condition_from_json
 from spyglass.collector.pricing.patterns import PatternError, compile_pattern
 from spyglass.collector.time_range import in_range, out_of_range

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError, json_response
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, ApiError, json_response
 from spyglass.query.reads import scope
 from spyglass.store.postgres.tenancy import Tenancy
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import bad_request, json_response, not_found
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, bad_request, json_response, not_found
 from spyglass.query.prompts.cache import open_prompt_cache
 from spyglass.query.prompts.list_filter import parse_prompt_filter
 from spyglass.query.prompts.metrics import prompt_version_metrics

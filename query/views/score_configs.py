@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import json_response, not_found
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, json_response, not_found
 from spyglass.query.reads import score_configs
 from spyglass.query.reads.params import Query, json_body
 from spyglass.query.reads.scope import project_id

@@ -6,8 +6,7 @@ import math
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import json_response, not_found
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, json_response, not_found
 from spyglass.query.reads import cursor as cursors
 from spyglass.query.reads import deletion, scores, traces
 from spyglass.query.reads.params import Query, field_groups, invalid

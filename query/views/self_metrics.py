@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from spyglass.collector.http.state import INTAKE, LIFECYCLE, STORES, WORKER
+from spyglass.collector.http import INTAKE, LIFECYCLE, STORES, WORKER
 from spyglass.collector.worker.consumer import BATCH_BUCKETS, IngestWorker
 from spyglass.store.errors import SpyglassError
 

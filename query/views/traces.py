@@ -7,8 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import bad_request, json_response, not_found
-from spyglass.collector.http.state import STORES
+from spyglass.collector.http import STORES, bad_request, json_response, not_found
 from spyglass.query.reads import deletion, observations, scores, traces
 from spyglass.query.reads.params import Query, field_groups, invalid, json_body
 from spyglass.query.reads.prices import for_model, unit_prices

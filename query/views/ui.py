@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.ui import STATIC_DIR
 
 CONTENT_TYPES = {

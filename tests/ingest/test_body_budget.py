@@ -23,7 +23,7 @@ from aiohttp import web
 from google.rpc import error_details_pb2, status_pb2
 
 from spyglass.collector.budget import ByteBudget
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE
 from spyglass.store.clickhouse.client import ClickHouse
 from tests.harness import Harness, ProjectKeys
 from tests.ingest.test_otlp_protocol import _ids, _request, _span, grpc_export

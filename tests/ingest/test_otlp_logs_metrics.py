@@ -23,7 +23,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics
 
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE
 from tests.harness import Harness, ProjectKeys
 
 PB = "application/x-protobuf"

@@ -19,7 +19,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from spyglass.collector.config import CollectorConfig
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE
 from spyglass.collector.intake import Intake
 from tests.harness import Harness, ProjectKeys
 

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from spyglass.collector.compression import InflatedTooLarge, InflateError, inflate
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE
 from spyglass.collector.rawlog import RawRef, decode_ref, encode_ref, make_ref, parse_key
 from spyglass.collector.worker.map_pool import MappedPayload, MapTask, ProjectModels, map_payload
 from spyglass.store.postgres.dead_letters import DeadLetters

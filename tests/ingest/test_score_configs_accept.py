@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from spyglass.collector.events import IngestionEvent
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE
 from spyglass.collector.worker.merge import encode_events
 from spyglass.store.postgres.dead_letters import DeadLetters
 from tests.harness import Harness, ProjectKeys

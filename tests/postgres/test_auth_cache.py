@@ -9,7 +9,7 @@ import base64
 import pytest
 
 from spyglass.collector.auth import Authenticator
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.rows import AuthScope, Project
 

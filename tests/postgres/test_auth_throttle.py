@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from spyglass.collector.auth import Authenticator, AuthLimits
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.collector.throttle import client_address, grpc_peer_host
 from spyglass.store.errors import RetryableError
 from spyglass.store.postgres.api_keys import ApiKeys, insert_key

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.query.prompts.cache import LocalPromptCache, RedisPromptCache
 from spyglass.query.prompts.dependencies import find_tags, resolve
 from spyglass.query.prompts.validation import parse_create, validate_labels

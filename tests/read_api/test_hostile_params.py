@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from spyglass.collector.http import create_app
 from spyglass.collector.json_depth import MAX_JSON_DEPTH
 from spyglass.query.reads.values import iso, iso_micro
-from spyglass.query.server import create_app
 from spyglass.store.postgres import faults
 from tests.harness import Harness
 from tests.read_api.conftest import Api

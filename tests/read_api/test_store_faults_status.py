@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from spyglass.query.server import create_app
+from spyglass.collector.http import create_app
 from spyglass.store.postgres.faults import Conflict, NotFound
 
 
