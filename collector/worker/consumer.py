@@ -28,6 +28,7 @@ from spyglass.store.blob import BlobNotFound, BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import IngestLogRow, ObservationRow, ScoreRow, TraceRow
 from spyglass.store.errors import PermanentError, RetryableError
+from spyglass.store.locks import Lease
 from spyglass.store.queue import Message, Queue
 
 log = logging.getLogger("spyglass.worker")
@@ -39,26 +40,65 @@ class Payload(msgspec.Struct):
     message: Message
 
 
+class Done(msgspec.Struct, frozen=True):
+    """A payload whose rows are in the batch: acked once they are committed."""
+
+    payload: Payload
+    items: int
+    rejected: int
+
+
+class Failed(msgspec.Struct, frozen=True):
+    """A payload that can never make rows: a dead letter with its reason."""
+
+    payload: Payload
+    reason: str
+
+
+class EncodedRows(msgspec.Struct, frozen=True):
+    """Rows encoded elsewhere (the mapping processes) as JSONEachRow chunks for one table."""
+
+    table: str
+    chunks: list[bytes]
+    count: int
+
+
+class ProjectIds(msgspec.Struct, frozen=True):
+    """Observation ids of one project written through `encoded`, for the processor's cache."""
+
+    project_id: str
+    ids: list[str]
+
+
+class ProjectDays(msgspec.Struct, frozen=True):
+    """UTC days (since the epoch) of the start times of one project's encoded observations."""
+
+    project_id: str
+    days: list[int]
+
+
+class RejectedScore(msgspec.Struct, frozen=True):
+    """A score left out because it no longer fits its score config."""
+
+    row: ScoreRow
+    reason: str
+
+
 class Prepared(msgspec.Struct):
     """Rows made from a batch of payloads, plus the payloads that failed for good."""
 
     traces: list[TraceRow] = []
     observations: list[ObservationRow] = []
     scores: list[ScoreRow] = []
-    extra: dict[str, list[msgspec.Struct]] = {}
-    # Rows encoded elsewhere (the mapping processes): table, JSONEachRow chunks, row count.
-    encoded: list[tuple[str, list[bytes], int]] = []
-    # (project id, observation ids) written through `encoded`, for the processor's cache.
-    encoded_ids: list[tuple[str, list[str]]] = []
-    # (project id, UTC days of the start times) of the observations written through `encoded`.
-    encoded_days: list[tuple[str, list[int]]] = []
-    done: list[tuple[Payload, int, int]] = []  # payload, items, rejected
-    failed: list[tuple[Payload, str]] = []
-    # Scores left out because they no longer fit their score config, with the reason.
-    rejected_scores: list[tuple[ScoreRow, str]] = []
+    encoded: list[EncodedRows] = []
+    encoded_ids: list[ProjectIds] = []
+    encoded_days: list[ProjectDays] = []
+    done: list[Done] = []
+    failed: list[Failed] = []
+    rejected_scores: list[RejectedScore] = []
     # The processor's merge lease on the entities these rows merged into (see store/locks),
     # held until the rows are committed.
-    lease: Any = None
+    lease: Lease | None = None
 
 
 class _Staged(msgspec.Struct):
@@ -97,9 +137,9 @@ def written_days(prepared: Prepared) -> Written:
     """Which days of which tables and projects the batch's rows fall on (by the time each
     metrics view buckets them by)."""
     written: Written = {}
-    for project_id, days in prepared.encoded_days:
-        if days:
-            written.setdefault(("observations", project_id), set()).update(days)
+    for entry in prepared.encoded_days:
+        if entry.days:
+            written.setdefault(("observations", entry.project_id), set()).update(entry.days)
     for table, rows, moment in (
         ("traces", prepared.traces, "timestamp"),
         ("observations", prepared.observations, "start_time"),
@@ -279,15 +319,15 @@ class IngestWorker:
                 # Unknown: maybe transient, so retried like a RetryableError, as boundedly.
                 await self._retry([payloads[0].message], f"{type(exc).__name__}: {exc}")
             return
-        for p, reason in prepared.failed:
-            await self._dead_letter(p.message, p.ref, reason)
+        for f in prepared.failed:
+            await self._dead_letter(f.payload.message, f.payload.ref, f.reason)
         await self._record_rejected_scores(prepared)
-        await self._queue.ack([p.message.id for p, _, _ in prepared.done])
+        await self._queue.ack([d.payload.message.id for d in prepared.done])
         self.stats.batches += 1
         self.stats.payloads += len(prepared.done)
         self.stats.batch_sizes[bisect.bisect_left(BATCH_BUCKETS, len(prepared.done))] += 1
         if prepared.done:
-            newest = max(p.ref.received_us for p, _, _ in prepared.done)
+            newest = max(d.payload.ref.received_us for d in prepared.done)
             self.stats.last_lag_seconds = max(0.0, time.time() - newest / 1e6)
 
     async def _fetch(
@@ -320,13 +360,12 @@ class IngestWorker:
             ("traces", prepared.traces),
             ("observations", prepared.observations),
             ("scores", prepared.scores),
-            *prepared.extra.items(),
         ]
         encoded: dict[str, list[bytes]] = {}
         rows = 0
-        for table, chunks, count in prepared.encoded:
-            encoded.setdefault(table, []).extend(chunks)
-            rows += count
+        for e in prepared.encoded:
+            encoded.setdefault(e.table, []).extend(e.chunks)
+            rows += e.count
         for table, items in tables:
             if items:
                 encoded.setdefault(table, []).append(json_each_row(items))
@@ -344,15 +383,15 @@ class IngestWorker:
         now = time.time()
         log_rows = [
             IngestLogRow(
-                blob_key=p.ref.key,
-                project_id=p.ref.project_id,
-                source=p.ref.source,
-                received_at=p.ref.received_us / 1e6,
+                blob_key=d.payload.ref.key,
+                project_id=d.payload.ref.project_id,
+                source=d.payload.ref.source,
+                received_at=d.payload.ref.received_us / 1e6,
                 processed_at=now,
-                items=items,
-                rejected=rejected,
+                items=d.items,
+                rejected=d.rejected,
             )
-            for p, items, rejected in prepared.done
+            for d in prepared.done
         ]
         if log_rows:
             await self._ch.insert_json("ingest_log", json_each_row(log_rows))
@@ -381,7 +420,7 @@ class IngestWorker:
             await self._insert_salvaging(table, b"\n".join(half) + b"\n", refused)
 
     async def _record_refused(self, prepared: Prepared, refused: list[tuple[str, str]], rows: int) -> None:
-        payload = prepared.done[0][0] if prepared.done else None
+        payload = prepared.done[0].payload if prepared.done else None
         tables = sorted({table for table, _ in refused})
         reason = (
             f"{len(refused)} of {rows} rows refused by the store and left out ({', '.join(tables)}); "
@@ -402,10 +441,11 @@ class IngestWorker:
         that payload's receive time as their version); the payload's other rows are stored."""
         if not prepared.rejected_scores:
             return
-        by_version = {(p.ref.project_id, p.ref.received_us / 1e6): p for p, _, _ in prepared.done}
-        for row, message in prepared.rejected_scores:
+        by_version = {(d.payload.ref.project_id, d.payload.ref.received_us / 1e6): d.payload for d in prepared.done}
+        for rejected in prepared.rejected_scores:
+            row = rejected.row
             payload = by_version.get((row.project_id, row.event_ts))
-            reason = f"score {row.id} left out (the payload's other rows are stored): {message}"
+            reason = f"score {row.id} left out (the payload's other rows are stored): {rejected.reason}"
             await self._dead.record(
                 project_id=row.project_id,
                 source=payload.ref.source if payload else "ingestion",

@@ -47,14 +47,23 @@ from spyglass.collector.events.score_config import check_score
 from spyglass.collector.otel import ExperimentItem, TracePatch, merge_trace_patch
 from spyglass.collector.otel.log_events import GENAI_PREFIX, compose_io
 from spyglass.collector.pricing import ModelDefinition, ModelMatcher
-from spyglass.collector.worker.consumer import Payload, Prepared
+from spyglass.collector.worker.consumer import (
+    Done,
+    EncodedRows,
+    Failed,
+    Payload,
+    Prepared,
+    ProjectDays,
+    ProjectIds,
+    RejectedScore,
+)
 from spyglass.collector.worker.encode import decode_rows
 from spyglass.collector.worker.map_pool import MappedPayload, MapTask, PayloadMapper, ProjectModels, prompt_to_link
 from spyglass.collector.worker.price import price_row
 from spyglass.collector.worker.state import RowCache, read_child_events
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow, ScoreRow, TraceRow
-from spyglass.store.locks import Lease, LocalMergeLocks, MergeLocks
+from spyglass.store.locks import LocalMergeLocks, MergeLocks
 
 log = logging.getLogger("spyglass.worker")
 
@@ -101,8 +110,8 @@ class _Batch:
         # OTel observations already encoded by the mapping processes.
         self.encoded: list[bytes] = []
         self.encoded_rows = 0
-        self.encoded_ids: list[tuple[str, list[str]]] = []
-        self.encoded_days: list[tuple[str, list[int]]] = []
+        self.encoded_ids: list[ProjectIds] = []
+        self.encoded_days: list[ProjectDays] = []
         # The dataType each score's client declared (None: inferred from the value).
         self.declared_types: dict[tuple[str, str], str | None] = {}
         self.traces: dict[tuple[str, str], TraceRow] = {}
@@ -190,14 +199,14 @@ class RowProcessor:
             if p.ref.source in _MAPPED_SOURCES:
                 result = await started.mapping[id(p)]
                 if isinstance(result, str):
-                    prepared.failed.append((p, f"undecodable otel payload: {result}"))
+                    prepared.failed.append(Failed(p, f"undecodable otel payload: {result}"))
                 else:
                     parsed.append((p, result, result.spans))
                 continue
             try:
                 events = decode_events(p.body)
             except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-                prepared.failed.append((p, f"undecodable {p.ref.source} payload: {exc}"))
+                prepared.failed.append(Failed(p, f"undecodable {p.ref.source} payload: {exc}"))
                 continue
             parsed.append((p, group_events(events), len(events)))
         wanted = _entities(parsed)
@@ -219,7 +228,7 @@ class RowProcessor:
     async def release(self, prepared: Prepared) -> None:
         """Free the batch's merge lease (after its rows are committed, or it failed)."""
         lease, prepared.lease = prepared.lease, None
-        if isinstance(lease, Lease) and lease.keys:
+        if lease is not None and lease.keys:
             try:
                 await self._locks.release(lease)
             except Exception as exc:
@@ -249,11 +258,11 @@ class RowProcessor:
                 self._fold_otel(pid, data, batch, legacy_observations)
                 for event in data.genai_events:
                     stored_events[(pid, event.parent_observation_id or "")].append(event)
-                prepared.done.append((p, items, data.rejected_count))
+                prepared.done.append(Done(p, items, data.rejected_count))
                 self.unmappable_spans += data.unmappable_count
             else:
                 self._fold_events(pid, data, version, batch)
-                prepared.done.append((p, items, 0))
+                prepared.done.append(Done(p, items, 0))
                 # A legacy batch can be thousands of events: let the event loop serve requests.
                 await asyncio.sleep(0)
         await self._apply_genai_io(stored_events, batch)
@@ -274,7 +283,7 @@ class RowProcessor:
             prepared.observations = _newer_than_stored(prepared.observations, OBSERVATION, batch.stored_versions)
             prepared.scores = _newer_than_stored(prepared.scores, SCORE, batch.stored_versions)
         if batch.encoded:
-            prepared.encoded = [("observations", batch.encoded, batch.encoded_rows)]
+            prepared.encoded = [EncodedRows("observations", batch.encoded, batch.encoded_rows)]
         prepared.encoded_ids = batch.encoded_ids
         prepared.encoded_days = batch.encoded_days
         return prepared
@@ -303,8 +312,8 @@ class RowProcessor:
         self.traces.put_many(prepared.traces)
         # Observations written as encoded rows are not kept as structs (nothing in OTel merges
         # into them); drop older cached versions so a later legacy update re-reads the store.
-        for pid, ids in prepared.encoded_ids:
-            self.observations.drop(pid, ids)
+        for entry in prepared.encoded_ids:
+            self.observations.drop(entry.project_id, entry.ids)
         self.observations.put_many(prepared.observations)
         self.scores.put_many(prepared.scores)
 
@@ -344,8 +353,8 @@ class RowProcessor:
         if result.rows:
             batch.encoded.append(result.rows)
             batch.encoded_rows += result.row_count
-        batch.encoded_ids.append((pid, result.ids))
-        batch.encoded_days.append((pid, result.days))
+        batch.encoded_ids.append(ProjectIds(pid, result.ids))
+        batch.encoded_days.append(ProjectDays(pid, result.days))
         if legacy_observations and any((pid, i) in legacy_observations for i in result.ids):
             # A legacy update later in this batch merges into one of these rows: it needs them
             # as structs (rare: both SDK generations writing one observation in one batch).
@@ -443,11 +452,11 @@ class RowProcessor:
 
     # -- score configs -----------------------------------------------------------------------
 
-    async def _check_score_configs(self, batch: _Batch) -> list[tuple[ScoreRow, str]]:
+    async def _check_score_configs(self, batch: _Batch) -> list[RejectedScore]:
         """Scores that name a config take its name and type and must fit its range or categories.
         The receiver checked each score already; what fails now (the config was archived or deleted
         since) is left out and returned with its reason, for the loop to record as a dead letter."""
-        rejected: list[tuple[ScoreRow, str]] = []
+        rejected: list[RejectedScore] = []
         if self._load_score_configs is None:
             return rejected
         wanted: dict[str, set[str]] = defaultdict(set)
@@ -463,7 +472,7 @@ class RowProcessor:
                 if isinstance(result, ScoreRejected):
                     log.warning("score %s of project %s left out: %s", row.id, pid, result.message)
                     self.rejected_scores += 1
-                    rejected.append((row, result.message))
+                    rejected.append(RejectedScore(row, result.message))
                     del batch.scores[key]
                 else:
                     batch.scores[key] = result

@@ -12,7 +12,7 @@ import aiohttp
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.pricing.money import MAX_STORED_COST
 from spyglass.collector.rawlog import encode_ref, make_ref
-from spyglass.collector.worker.consumer import IngestWorker, Payload, Prepared
+from spyglass.collector.worker.consumer import Done, IngestWorker, Payload, Prepared
 from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.rows import ObservationRow
 from spyglass.store.postgres.dead_letters import DeadLetters
@@ -113,7 +113,7 @@ class _OneBadRow:
             for i in range(5)
         ]
         rows[3].total_cost = 1e12
-        return Prepared(observations=rows, done=[(payloads[0], 5, 0)])
+        return Prepared(observations=rows, done=[Done(payloads[0], 5, 0)])
 
     def committed(self, prepared: Prepared) -> None:
         return None

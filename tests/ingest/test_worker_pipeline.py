@@ -14,7 +14,7 @@ import msgspec
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.rawlog import RawRef, encode_ref
-from spyglass.collector.worker.consumer import IngestWorker, Payload, Prepared
+from spyglass.collector.worker.consumer import Done, IngestWorker, Payload, Prepared
 from spyglass.collector.worker.map_pool import PayloadMapper
 from spyglass.collector.worker.merge import RowProcessor, decode_events, encode_events
 from spyglass.collector.worker.state import read_latest
@@ -68,7 +68,7 @@ class _Processor:
         return Prepared(done=[], failed=[])
 
     def committed(self, prepared: Prepared) -> None:
-        self.committed_batches.append(int(prepared.done[0][0].ref.key))
+        self.committed_batches.append(int(prepared.done[0].payload.ref.key))
 
     async def release(self, prepared: Prepared) -> None:
         return None
@@ -93,7 +93,7 @@ async def test_batches_overlap_but_merge_and_commit_in_order() -> None:
     async def finish(started: int) -> Prepared:
         prepared = await original_finish(started)
         ref = RawRef(str(started), "p", "otel", "pb", 1)
-        prepared.done = [(Payload(ref, b"", Message(id=f"m{started}", body=b"", attempts=1)), 1, 0)]
+        prepared.done = [Done(Payload(ref, b"", Message(id=f"m{started}", body=b"", attempts=1)), 1, 0)]
         return prepared
 
     processor.finish = finish  # type: ignore[method-assign]
@@ -139,7 +139,7 @@ async def test_legacy_update_merges_into_an_otel_row_of_the_same_batch(ch: Click
     ]
     prepared = await processor.prepare(payloads)
     assert [r.id for r in prepared.observations] == ["0000000000000007"]
-    assert prepared.encoded and prepared.encoded[0][2] == 1
+    assert prepared.encoded and prepared.encoded[0].count == 1
     worker = _inserting_worker(ch, processor)
     await worker._insert(prepared)
     processor.committed(prepared)
