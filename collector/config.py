@@ -36,16 +36,16 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # 0 (the default) ignores that header and throttles by the connection's peer address.
     auth_trusted_proxies: Annotated[int, msgspec.Meta(ge=0)] = 0
     # Worker batching into ClickHouse: a batch is up to this many payloads (16,000 spans at the
-    # SDKs' 500 per export). Fewer, larger inserts mean fewer parts to write and merge: 8.6-10.0k
-    # against 7.5-8.9k spans/s with 16 (bench/RESULTS.md).
+    # SDKs' 500 per export). Fewer, larger inserts mean fewer parts to write and merge, and a
+    # higher ingest rate than half as many (bench/RESULTS.md).
     batch_max_payloads: int = 32
     # A batch short of that waits at most this long after its first payload for more. One second,
-    # as upstream Langfuse flushes its ClickHouse writes: at 1,000 spans/s, 4.0-6.9 % of a core
-    # in chDB merges against 7.7-11.7 % at 250 ms (bench/RESULTS.md).
+    # as upstream Langfuse flushes its ClickHouse writes: fewer, larger parts roughly halve the
+    # CPU chDB spends merging at a steady light load (bench/RESULTS.md).
     batch_max_wait_ms: int = 1000
     # Processes decoding, mapping, pricing and encoding OTLP payloads beside the worker (0: a
-    # thread of its own). Two on a 2-core machine: 8.1-8.8k spans/s sustained against 7.6k with
-    # one (bench/RESULTS.md), since mapping costs about as much CPU as everything else together.
+    # thread of its own). Two on a 2-core machine sustain more than one (bench/RESULTS.md), since
+    # mapping costs about as much CPU as everything else together.
     worker_concurrency: int = 2
     # CPU priority of the mapping processes and of embedded ClickHouse's merges: "idle" lets
     # them run only on CPU time that answering requests does not want (collector/worker/

@@ -39,7 +39,8 @@ def io_text(raw: msgspec.Raw) -> str | None:
     return bytes(data).decode("utf-8")
 
 
-def json_text(value: Any) -> str:
+def json_encoded(value: Any) -> str:
+    """JSON text of any value, a str included (it becomes a quoted JSON string)."""
     return _ENCODER.encode(value).decode("utf-8")
 
 
@@ -91,4 +92,4 @@ def merge_metadata(stored: Mapping[str, str], updates: Iterable[Mapping[str, Any
                 if not value and key in working:
                     continue
             working[key] = value
-    return {key: value if isinstance(value, str) else json_text(value) for key, value in working.items()}
+    return {key: value if isinstance(value, str) else json_encoded(value) for key, value in working.items()}

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from spyglass.collector.events.bodies import GenerationBody, ScoreBody, TraceBody
-from spyglass.collector.events.columns import io_text, json_text, merge_metadata
+from spyglass.collector.events.columns import io_text, json_encoded, merge_metadata
 from spyglass.collector.events.envelopes import (
     ObservationEvent,
     ScoreCreate,
@@ -192,7 +192,7 @@ def merge_observation(
         provided_model_name=_last((body.model for body in generations), base.provided_model_name),
         internal_model_id=None,  # the pricing step matches the model again on every write
         model_parameters=_last(
-            (json_text(body.model_parameters) for body in generations if body.model_parameters),
+            (json_encoded(body.model_parameters) for body in generations if body.model_parameters),
             base.model_parameters,
         ),
         provided_usage_details=usage if usage is not None else base.provided_usage_details,

@@ -36,8 +36,8 @@ def create_app(
 
 async def _freeze_startup_objects(app: web.Application) -> None:
     """Move everything alive after startup (modules, price catalog, pools) out of the cyclic
-    GC's reach. They live for the whole process, yet every full collection walked them again:
-    40-85 ms pauses in the middle of requests (trace detail p95 on a 10M-observation store).
-    Runs after the cleanup contexts have opened the stores."""
+    GC's reach. They live for the whole process, yet every full collection walked them again,
+    pausing requests long enough to show in read latency on large stores. Runs after the
+    cleanup contexts have opened the stores."""
     gc.collect()
     gc.freeze()

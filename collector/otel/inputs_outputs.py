@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from spyglass.collector.otel import keys as K
 from spyglass.collector.otel.attribute_pass import flattened_families
 from spyglass.collector.otel.spans import SpanEvent
-from spyglass.collector.otel.values import json_or_none, json_sorted, json_text, parse_or_raw
+from spyglass.collector.otel.values import json_or_none, json_sorted, parse_or_raw, text_or_json
 
 # Rebuilding flattened messages stops here, like upstream (a guard against huge indices).
 MAX_FLATTENED_INDEX = 10_000
@@ -178,7 +178,7 @@ def _vercel(attrs: dict[str, Any]) -> InputOutput | None:
     out_key: str | None
     used: tuple[str, ...]
     if text is not None and tool_calls is not None:
-        found_out: Any = json_text({"role": "assistant", "content": text, "tool_calls": parse_or_raw(tool_calls)})
+        found_out: Any = text_or_json({"role": "assistant", "content": text, "tool_calls": parse_or_raw(tool_calls)})
         used = ("ai.response.text", "ai.response.toolCalls")
     elif text:
         found_out, used = text, ("ai.response.text",)

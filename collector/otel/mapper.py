@@ -43,10 +43,10 @@ from spyglass.collector.otel.usage_cost import (
 from spyglass.collector.otel.values import (
     DEFAULT_ENVIRONMENT,
     json_sorted,
-    json_text,
     map_value,
     metadata_value,
     parse_json_object,
+    text_or_json,
     to_bool,
     to_tags,
     to_text,
@@ -411,10 +411,10 @@ def _note_trace(
         patch.metadata.update(trace_metadata)
     trace_input = attrs.get(K.LF_TRACE_INPUT)
     if trace_input is not None:
-        patch.input = json_text(trace_input)
+        patch.input = text_or_json(trace_input)
     trace_output = attrs.get(K.LF_TRACE_OUTPUT)
     if trace_output is not None:
-        patch.output = json_text(trace_output)
+        patch.output = text_or_json(trace_output)
 
 
 def map_export(export: DecodedExport, *, project_id: str, received_at: float) -> MapResult:

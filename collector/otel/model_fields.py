@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spyglass.collector.otel import keys as K
-from spyglass.collector.otel.values import json_sorted, json_text, parse_json_object, to_text
+from spyglass.collector.otel.values import json_sorted, parse_json_object, text_or_json, to_text
 
 _MODEL_NAME_KEYS = (
     K.LF_MODEL_NAME,
@@ -35,7 +35,7 @@ def _parameter_value(value: Any) -> Any:
     """Strings and numbers stay as they are, anything else becomes its JSON text."""
     if type(value) is str or type(value) is int or type(value) is float:
         return value
-    return json_text(value)
+    return text_or_json(value)
 
 
 def _all_plain(obj: dict[str, Any]) -> bool:
@@ -94,24 +94,24 @@ def model_parameters(attrs: dict[str, Any], scope_name: str, family: dict[str, A
     explicit = parse_json_object(raw_explicit)
     if scope_name == "ai":
         params = _vercel_parameters(attrs, explicit)
-        return json_text(params) if params else None
+        return text_or_json(params) if params else None
     if raw_explicit is not None:
         if explicit is None:
-            return json_text(raw_explicit)  # not an object: kept verbatim rather than dropped
+            return text_or_json(raw_explicit)  # not an object: kept verbatim rather than dropped
         if type(raw_explicit) is str and _all_plain(explicit):
             return raw_explicit  # already what we would write; skip re-encoding
-        return json_text(_parameters(explicit))
+        return text_or_json(_parameters(explicit))
 
     config = _genkit_config(attrs) if "genkit:input" in attrs or "genkit:output" in attrs else None
     if config is not None:
-        return json_text(_parameters(config))
+        return text_or_json(_parameters(config))
 
     for key in ("llm.invocation_parameters", "model_config"):
         value = attrs.get(key)
         if value is not None:
             obj = parse_json_object(value)
             if obj is not None:
-                return json_text(_parameters(obj))
+                return text_or_json(_parameters(obj))
 
     if not family:
         return None

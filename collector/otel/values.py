@@ -31,8 +31,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-def json_text(value: Any) -> str:
-    """Compact JSON text of a value; a str is returned as it is (see the module docstring)."""
+def text_or_json(value: Any) -> str:
+    """A str as it is, anything else as compact JSON text (see the module docstring)."""
     if type(value) is str:
         return value
     return _encode(value).decode()
@@ -48,7 +48,7 @@ def json_sorted(value: Any) -> str:
 
 
 def json_or_none(value: Any) -> str | None:
-    return None if value is None else json_text(value)
+    return None if value is None else text_or_json(value)
 
 
 def parse_json(text: str) -> Any:
@@ -187,7 +187,7 @@ def to_text(value: Any) -> str | None:
     if type(value) is str:
         return value
     if isinstance(value, (list, dict)):
-        return json_text(value)
+        return text_or_json(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

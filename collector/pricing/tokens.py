@@ -36,7 +36,8 @@ from tiktoken.model import encoding_name_for_model
 from spyglass.collector.pricing.encodings import SHIPPED, encoding
 
 OPENAI_TOKENIZER: Final = "openai"
-# ~4 ms of tiktoken per text at its ~15 MB/s on prose; a 10 MB input costs the same.
+# Longer texts are estimated: exact tokenizing is linear in the text and would make one huge
+# input as slow as thousands of ordinary ones.
 MAX_EXACT_CHARS: Final = 64 * 1024
 # Message keys upstream counts (OpenAI's chat API names and the Langfuse SDKs' camelCase ones).
 _MESSAGE_KEYS: Final = frozenset(

@@ -198,10 +198,10 @@ def _map_logs(task: MapTask, body: bytes) -> MappedPayload | str:
     )
 
 
-# A mapping process allocates ~20 containers a span, all freed by reference counting (spans,
-# rows and their dicts are trees), yet the cyclic collector walked them every ~700 allocations
-# (2 % of the instructions, 4-9 % of the time: it chases pointers through cold memory). Mapping
-# processes turn it off and collect once every so many payloads, so a cycle is still freed.
+# A mapping process allocates many containers a span, all freed by reference counting (spans,
+# rows and their dicts are trees), yet the cyclic collector walked them again and again, chasing
+# pointers through cold memory. Mapping processes turn it off and collect once every so many
+# payloads, so a cycle is still freed.
 _COLLECT_EVERY = 20
 _payloads_since_collect = 0
 

@@ -42,7 +42,7 @@ _RETRYABLE_CODES = {
 _CODE = re.compile(r"Code:\s*(\d+)")
 
 # Read settings: numbers as JSON numbers (not quoted), so msgspec decodes them directly. Set
-# once per connection: passed with every query they cost chDB ~6 ms each time.
+# once per connection: chDB re-applies settings passed with a query, at a cost each time.
 _READ_SETTINGS = {
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_quote_decimals": 0,
@@ -50,12 +50,11 @@ _READ_SETTINGS = {
 }
 
 # Write settings: we batch rows ourselves, so the server-side async-insert buffer only adds a
-# wait; and on a small machine parsing one block in one thread beats splitting it (measured:
-# 159 → 50 µs per 3 KB observation row on chDB). optimize_on_insert would run the
+# wait; and on a small machine parsing one block in one thread beats splitting it (several
+# times faster per observation row on chDB). optimize_on_insert would run the
 # ReplacingMergeTree collapse over every inserted block: our blocks hold one row per id and
 # version already, and every read picks the newest version itself (rows of one id sit in
-# different parts until merged anyway), so it only cost time (~30 → ~24 µs per observation
-# row on chDB).
+# different parts until merged anyway), so it only costs time.
 _WRITE_SETTINGS = {"async_insert": 0, "input_format_parallel_parsing": 0, "optimize_on_insert": 0}
 
 _rows_decoder = msgspec.json.Decoder(list[dict[str, Any]])
