@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -21,7 +21,15 @@ import yaml
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.query.config import ApiConfig
-from spyglass.store.config import BlobConfig, ClickHouseConfig, PostgresConfig, RedisConfig
+from spyglass.store.config import (
+    BlobConfig,
+    BlobOptions,
+    ClickHouseConfig,
+    ClickHouseOptions,
+    PostgresConfig,
+    PostgresOptions,
+    RedisConfig,
+)
 from spyglass.store.errors import ConfigError
 
 
@@ -29,46 +37,10 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     pass
 
 
-class ClickHouseSection(_Strict, frozen=True):
-    url: str | None = None
-    user: str = "default"
-    password: str = ""
-    database: str = "default"
-    cluster_enabled: bool = False
-    cluster_name: str = "default"
-    migrate: bool = True
-    pool_size: int = 4
-    max_memory_bytes: int = 2_000_000_000
-    mark_cache_bytes: int = 128 * 1024 * 1024
-
-
-class PostgresSection(_Strict, frozen=True):
-    url: str | None = None
-    migrate: bool = True
-    pool_min: int = 1
-    pool_max: int = 10
-
-
-class RedisSection(_Strict, frozen=True):
-    url: str | None = None
-    key_prefix: str = "spyglass"
-
-
-class BlobSection(_Strict, frozen=True):
-    bucket: str | None = None
-    prefix: str = ""
-    region: str = "auto"
-    endpoint: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    force_path_style: bool = False
-    journal: bool | None = None  # None: on for the events store
-
-
 class BlobsSection(_Strict, frozen=True):
-    events: BlobSection = BlobSection()
-    media: BlobSection = BlobSection()
-    exports: BlobSection = BlobSection()
+    events: BlobOptions = BlobOptions()
+    media: BlobOptions = BlobOptions()
+    exports: BlobOptions = BlobOptions()
 
 
 class InitSection(_Strict, frozen=True):
@@ -84,6 +56,8 @@ class InitSection(_Strict, frozen=True):
     user_password: str | None = None
 
 
+# The sections are the value objects themselves (for the stores, their *Options base without
+# the keys derived from data_dir): a new setting is declared once, where it is used.
 class _File(_Strict, frozen=True):
     data_dir: str = ".spyglass"
     salt: str | None = None
@@ -92,9 +66,9 @@ class _File(_Strict, frozen=True):
     log_format: str = "text"
     api: ApiConfig = ApiConfig()
     collector: CollectorConfig = CollectorConfig()
-    clickhouse: ClickHouseSection = ClickHouseSection()
-    postgres: PostgresSection = PostgresSection()
-    redis: RedisSection = RedisSection()
+    clickhouse: ClickHouseOptions = ClickHouseOptions()
+    postgres: PostgresOptions = PostgresOptions()
+    redis: RedisConfig = RedisConfig()
     blob: BlobsSection = BlobsSection()
     init: InitSection = InitSection()
 
@@ -276,36 +250,15 @@ def _resolve(f: _File) -> Settings:
         raise ConfigError("redis.url", "must start with redis://, rediss:// or unix:// (REDIS_CONNECTION_STRING)")
     if f.postgres.url is not None and not f.salt:
         raise ConfigError("salt", "SALT is required when DATABASE_URL is set (all processes must share it)")
-    for name, port in (("api.port", f.api.port), ("collector.grpc_port", f.collector.grpc_port)):
-        if not 0 <= port <= 65535:
-            raise ConfigError(name, f"{port} is not a TCP port")
     if f.collector.grpc_enabled and f.api.port == f.collector.grpc_port and f.api.port != 0:
         raise ConfigError("collector.grpc_port", f"same port as api.port ({f.api.port})")
-    if f.collector.max_body_bytes < 1024:
-        raise ConfigError("collector.max_body_bytes", "must be at least 1024")
-    for name, value in (
-        ("batch_max_payloads", f.collector.batch_max_payloads),
-        ("batch_max_wait_ms", f.collector.batch_max_wait_ms),
-    ):
-        if value < 1:
-            raise ConfigError(f"collector.{name}", "must be at least 1")
 
-    def blob(section: BlobSection, name: str) -> BlobConfig:
-        if section.bucket is None and (section.endpoint or section.access_key_id):
+    def blob(options: BlobOptions, name: str) -> BlobConfig:
+        if options.bucket is None and (options.endpoint or options.access_key_id):
             raise ConfigError(f"blob.{name}.bucket", "an S3 endpoint or key is set but no bucket")
-        return BlobConfig(
-            bucket=section.bucket,
-            prefix=section.prefix,
-            region=section.region,
-            endpoint=section.endpoint,
-            access_key_id=section.access_key_id,
-            secret_access_key=section.secret_access_key,
-            force_path_style=section.force_path_style,
-            local_dir=str(data_dir / "blobs" / name),
-            journal=section.journal if section.journal is not None else name == "events",
-        )
+        journal = options.journal if options.journal is not None else name == "events"
+        return _derive(BlobConfig, options, local_dir=str(data_dir / "blobs" / name), journal=journal)
 
-    c = f.clickhouse
     return Settings(
         data_dir=data_dir,
         salt=f.salt,
@@ -314,31 +267,22 @@ def _resolve(f: _File) -> Settings:
         log_format=f.log_format,
         api=f.api,
         collector=f.collector,
-        clickhouse=ClickHouseConfig(
-            url=ch_url,
-            user=c.user,
-            password=c.password,
-            database=c.database,
-            cluster_enabled=c.cluster_enabled,
-            cluster_name=c.cluster_name,
-            migrate=c.migrate,
-            pool_size=c.pool_size,
-            max_memory_bytes=c.max_memory_bytes,
-            mark_cache_bytes=c.mark_cache_bytes,
-        ),
-        postgres=PostgresConfig(
-            url=f.postgres.url,
-            embedded_dir=str(data_dir / "postgres"),
-            migrate=f.postgres.migrate,
-            pool_min=f.postgres.pool_min,
-            pool_max=f.postgres.pool_max,
-        ),
-        redis=RedisConfig(url=f.redis.url, key_prefix=f.redis.key_prefix),
+        clickhouse=_derive(ClickHouseConfig, f.clickhouse, url=ch_url),
+        postgres=_derive(PostgresConfig, f.postgres, embedded_dir=str(data_dir / "postgres")),
+        redis=f.redis,
         events_blob=blob(f.blob.events, "events"),
         media_blob=blob(f.blob.media, "media"),
         exports_blob=blob(f.blob.exports, "exports"),
         init=f.init,
     )
+
+
+_C = TypeVar("_C", bound=msgspec.Struct)
+
+
+def _derive(config: type[_C], options: msgspec.Struct, **derived: Any) -> _C:
+    """The config value object: the keys of its settings section plus what is derived from them."""
+    return config(**{**msgspec.structs.asdict(options), **derived})
 
 
 def documented_keys() -> set[str]:

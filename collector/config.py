@@ -9,12 +9,12 @@ import msgspec
 
 class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # OTLP recommends capping bodies after decompression; 20 MiB is its suggested limit.
-    max_body_bytes: int = 20 * 1024 * 1024
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1024 * 1024
     # Legacy /api/public/ingestion body cap (Langfuse uses 4.5 MB; we are more generous).
     max_ingestion_body_bytes: int = 20 * 1024 * 1024
     grpc_enabled: bool = True
     grpc_host: str = "127.0.0.1"
-    grpc_port: int = 4317
+    grpc_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 4317
     # Backpressure: past this many queued-but-unprocessed payloads, answer 429 / UNAVAILABLE.
     max_backlog: int = 2000
     retry_after_seconds: int = 2
@@ -38,11 +38,11 @@ class CollectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     # Worker batching into ClickHouse: a batch is up to this many payloads (16,000 spans at the
     # SDKs' 500 per export). Fewer, larger inserts mean fewer parts to write and merge, and a
     # higher ingest rate than half as many (bench/RESULTS.md).
-    batch_max_payloads: int = 32
+    batch_max_payloads: Annotated[int, msgspec.Meta(ge=1)] = 32
     # A batch short of that waits at most this long after its first payload for more. One second,
     # as upstream Langfuse flushes its ClickHouse writes: fewer, larger parts roughly halve the
     # CPU chDB spends merging at a steady light load (bench/RESULTS.md).
-    batch_max_wait_ms: int = 1000
+    batch_max_wait_ms: Annotated[int, msgspec.Meta(ge=1)] = 1000
     # Processes decoding, mapping, pricing and encoding OTLP payloads beside the worker (0: a
     # thread of its own). Two on a 2-core machine sustain more than one (bench/RESULTS.md), since
     # mapping costs about as much CPU as everything else together.

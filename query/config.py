@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 
 class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 3000
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 3000
     # Public base URL used in links (trace URLs, presigned local-blob URLs).
     public_url: str | None = None
     shutdown_timeout_seconds: float = 10.0
