@@ -6,9 +6,9 @@ replayed payload meets exactly the checks (score configs, models, prompts) a liv
 
 from __future__ import annotations
 
+from spyglass.collector.worker.experiments import record_experiment_items, record_run_item_events
 from spyglass.collector.worker.map_pool import PayloadMapper
 from spyglass.collector.worker.merge import RowProcessor
-from spyglass.store.postgres.datasets_repo import record_experiment_items, record_run_item_events
 from spyglass.store.postgres.models_repo import load_model_definitions
 from spyglass.store.postgres.prompts_repo import resolve_prompt_ids
 from spyglass.store.postgres.score_configs_repo import load_score_configs

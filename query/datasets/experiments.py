@@ -24,7 +24,7 @@ from spyglass.query.datasets.scores import scores_by
 from spyglass.query.reads.params import invalid
 from spyglass.query.reads.values import iso, iso_dt, json_value, metadata
 from spyglass.store.clickhouse.client import ClickHouse
-from spyglass.store.postgres.datasets_repo import DatasetsRepo, ExperimentItemRow
+from spyglass.store.postgres.datasets import ExperimentItemRow, ExperimentsRepo
 
 EXPERIMENT_FIELDS = ("core", "metadata", "scores")
 ITEM_FIELDS = ("core", "dataset", "io", "metadata", "itemMetadata", "experimentMetadata", "scores")
@@ -78,7 +78,7 @@ class ExperimentFilter(msgspec.Struct, kw_only=True):
 async def list_experiments(
     pool: asyncpg.Pool, ch: ClickHouse, project_id: str, flt: ExperimentFilter, fields: set[str]
 ) -> dict[str, Any]:
-    rows = await DatasetsRepo(pool).list_experiments(
+    rows = await ExperimentsRepo(pool).list_experiments(
         project_id,
         since=flt.since,
         until=flt.until,
@@ -151,7 +151,7 @@ async def _dataset_items(pool: asyncpg.Pool, project_id: str, ids: Sequence[str]
 async def list_experiment_items(
     pool: asyncpg.Pool, ch: ClickHouse, project_id: str, flt: ExperimentFilter, fields: set[str]
 ) -> dict[str, Any]:
-    rows = await DatasetsRepo(pool).list_experiment_items(
+    rows = await ExperimentsRepo(pool).list_experiment_items(
         project_id,
         since=flt.since,
         until=flt.until,

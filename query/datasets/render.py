@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spyglass.query.reads.values import iso_dt
-from spyglass.store.postgres.datasets_repo import DatasetRow, ItemRow, RunItemRow, RunRow
+from spyglass.store.postgres.datasets import DatasetRow, ItemRow, RunItemRow, RunRow
 
 
 def dataset_json(d: DatasetRow) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 * `POST /api/public/dataset-run-items` (JS SDK experiments, py v2 `item.link`/`item.observe`):
   `create_run_item`, which answers with the DatasetRunItem including `datasetRunId`.
-* the `dataset-run-item-create` ingestion event: `record_run_item_events` (store layer).
+* the `dataset-run-item-create` ingestion event: `record_run_item_events` (ingestion worker,
+  spyglass.collector.worker.experiments).
 * spans carrying `langfuse.experiment.*` (py v5 `run_experiment`): `record_experiment_items`
-  (store layer).
+  (ingestion worker, same module).
 
 All three upsert the run item on (run, dataset item, trace), so replays and the JS SDK's REST
 call followed by its spans end up as one item.
@@ -19,18 +20,11 @@ import asyncpg
 import msgspec
 
 from spyglass.collector.http import bad_request, not_found
+from spyglass.collector.worker.experiments import experiment_run_id, link_run_item
 from spyglass.query.datasets.render import page_meta, run_item_json, run_json
 from spyglass.query.reads.params import parse_datetime
 from spyglass.store.clickhouse.client import ClickHouse
-from spyglass.store.postgres.datasets_repo import (
-    DatasetNotFound,
-    DatasetsRepo,
-    RunRow,
-    experiment_run_id,
-    link_run_item,
-    record_experiment_items,
-    record_run_item_events,
-)
+from spyglass.store.postgres.datasets import DatasetNotFound, DatasetsRepo, RunItemsRepo, RunRow, RunsRepo
 
 __all__ = [
     "RunItemRequest",
@@ -38,8 +32,6 @@ __all__ = [
     "create_run_item",
     "experiment_run_id",
     "parse_run_item_body",
-    "record_experiment_items",
-    "record_run_item_events",
 ]
 
 
@@ -137,39 +129,41 @@ async def create_run_item(
 
 class RunService:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self.repo = DatasetsRepo(pool)
+        self.datasets = DatasetsRepo(pool)
+        self.runs = RunsRepo(pool)
+        self.run_items = RunItemsRepo(pool)
 
     async def _dataset_id(self, project_id: str, dataset_name: str) -> str:
-        dataset = await self.repo.dataset_by_name(project_id, dataset_name)
+        dataset = await self.datasets.dataset_by_name(project_id, dataset_name)
         if dataset is None:
             raise not_found(f"Dataset not found: '{dataset_name}'")
         return dataset.id
 
     async def _run(self, project_id: str, dataset_name: str, run_name: str) -> RunRow:
-        run = await self.repo.run_by_name(project_id, await self._dataset_id(project_id, dataset_name), run_name)
+        run = await self.runs.run_by_name(project_id, await self._dataset_id(project_id, dataset_name), run_name)
         if run is None:
             raise not_found(f"Dataset run not found: '{run_name}' in dataset '{dataset_name}'")
         return run
 
     async def list_runs(self, project_id: str, dataset_name: str, *, page: int, limit: int) -> dict[str, Any]:
         dataset_id = await self._dataset_id(project_id, dataset_name)
-        rows, total = await self.repo.list_runs(project_id, dataset_id, offset=(page - 1) * limit, limit=limit)
+        rows, total = await self.runs.list_runs(project_id, dataset_id, offset=(page - 1) * limit, limit=limit)
         return {"data": [run_json(r) for r in rows], "meta": page_meta(page, limit, total)}
 
     async def get_run(self, project_id: str, dataset_name: str, run_name: str) -> dict[str, Any]:
         run = await self._run(project_id, dataset_name, run_name)
-        items, _ = await self.repo.run_items(project_id, run_id=run.id)
+        items, _ = await self.run_items.run_items(project_id, run_id=run.id)
         return {**run_json(run), "datasetRunItems": [run_item_json(i) for i in items]}
 
     async def delete_run(self, project_id: str, dataset_name: str, run_name: str) -> dict[str, Any]:
         run = await self._run(project_id, dataset_name, run_name)
-        await self.repo.delete_run(project_id, run.id)
+        await self.runs.delete_run(project_id, run.id)
         return {"message": "Dataset run successfully deleted"}
 
     async def list_run_items(
         self, project_id: str, *, dataset_id: str, run_name: str, page: int, limit: int
     ) -> dict[str, Any]:
-        rows, total = await self.repo.run_items(
+        rows, total = await self.run_items.run_items(
             project_id, dataset_id=dataset_id, run_name=run_name, offset=(page - 1) * limit, limit=limit
         )
         return {"data": [run_item_json(i) for i in rows], "meta": page_meta(page, limit, total)}

@@ -16,7 +16,7 @@ import asyncpg
 from spyglass.collector.http import ApiError, bad_request, not_found
 from spyglass.query.datasets.json_schema import JsonSchema, SchemaError
 from spyglass.query.datasets.render import dataset_json, item_json, page_meta
-from spyglass.store.postgres.datasets_repo import DatasetConflict, DatasetRow, DatasetsRepo
+from spyglass.store.postgres.datasets import DatasetConflict, DatasetRow, DatasetsRepo, ItemsRepo
 
 MAX_NAME = 255
 MAX_ITEM_ID = 255
@@ -68,10 +68,11 @@ def check_against_schema(schema: Any, value: Any, what: str, dataset: str) -> No
 
 class DatasetService:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self.repo = DatasetsRepo(pool)
+        self.datasets = DatasetsRepo(pool)
+        self.items = ItemsRepo(pool)
 
     async def dataset_named(self, project_id: str, name: str) -> DatasetRow:
-        dataset = await self.repo.dataset_by_name(project_id, name)
+        dataset = await self.datasets.dataset_by_name(project_id, name)
         if dataset is None:
             raise not_found(f"Dataset not found: '{name}'")
         return dataset
@@ -91,9 +92,9 @@ class DatasetService:
             "expected_output_schema": _schema(body, "expectedOutputSchema"),
         }
         try:
-            return dataset_json(await self.repo.create_dataset(project_id, name=name, **fields))
+            return dataset_json(await self.datasets.create_dataset(project_id, name=name, **fields))
         except DatasetConflict as exc:
-            existing = await self.repo.dataset_by_name(project_id, name)
+            existing = await self.datasets.dataset_by_name(project_id, name)
             # Re-sending the same create (a client retry after a lost response) is not a
             # conflict; a different definition under a taken name is.
             if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
@@ -104,7 +105,7 @@ class DatasetService:
         return dataset_json(await self.dataset_named(project_id, name))
 
     async def list_datasets(self, project_id: str, *, page: int, limit: int) -> dict[str, Any]:
-        rows, total = await self.repo.list_datasets(project_id, offset=(page - 1) * limit, limit=limit)
+        rows, total = await self.datasets.list_datasets(project_id, offset=(page - 1) * limit, limit=limit)
         return {"data": [dataset_json(d) for d in rows], "meta": page_meta(page, limit, total)}
 
     # ---- items --------------------------------------------------------------------------
@@ -129,13 +130,13 @@ class DatasetService:
         if status is not None:
             fields["status"] = status
         try:
-            item = await self.repo.upsert_item(project_id, dataset, item_id or str(uuid.uuid4()), fields)
+            item = await self.items.upsert_item(project_id, dataset, item_id or str(uuid.uuid4()), fields)
         except DatasetConflict as exc:
             raise ApiError(409, exc.message) from None
         return item_json(item)
 
     async def get_item(self, project_id: str, item_id: str) -> dict[str, Any]:
-        item = await self.repo.get_item(project_id, item_id)
+        item = await self.items.get_item(project_id, item_id)
         if item is None:
             raise not_found(f"Dataset item not found: '{item_id}'")
         return item_json(item)
@@ -152,7 +153,7 @@ class DatasetService:
         limit: int,
     ) -> dict[str, Any]:
         dataset_id = (await self.dataset_named(project_id, dataset_name)).id if dataset_name is not None else None
-        rows, total = await self.repo.list_items(
+        rows, total = await self.items.list_items(
             project_id,
             dataset_id=dataset_id,
             source_trace_id=source_trace_id,
@@ -164,6 +165,6 @@ class DatasetService:
         return {"data": [item_json(i) for i in rows], "meta": page_meta(page, limit, total)}
 
     async def delete_item(self, project_id: str, item_id: str) -> dict[str, Any]:
-        if not await self.repo.delete_item(project_id, item_id):
+        if not await self.items.delete_item(project_id, item_id):
             raise not_found(f"Dataset item not found: '{item_id}'")
         return {"message": "Dataset item successfully deleted"}

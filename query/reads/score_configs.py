@@ -1,10 +1,11 @@
-"""Score configs (Postgres): validation of create/update bodies, storage, response shape."""
+"""Score configs: validation of create/update bodies and the response shape (the SQL is in
+spyglass.store.postgres.score_configs_repo)."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -12,19 +13,13 @@ import asyncpg
 from spyglass.collector.http import ApiError, bad_request
 from spyglass.query.reads.params import Page
 from spyglass.query.reads.values import iso_dt
-from spyglass.store.postgres.faults import db_errors
-from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.score_configs_repo import ScoreConfigChange, ScoreConfigsRepo
 
 DATA_TYPES = ("NUMERIC", "BOOLEAN", "CATEGORICAL", "TEXT")
 NAME_MAX = 35
 _NAME = re.compile(r"^[\w .()\-]+$")
 # Boolean configs always carry these two categories (clients cannot pass their own).
 BOOLEAN_CATEGORIES = [{"label": "True", "value": 1}, {"label": "False", "value": 0}]
-
-_COLUMNS = (
-    "id, project_id, name, data_type, is_archived, min_value, max_value, categories, description, "
-    "created_at, updated_at"
-)
 
 
 def _field(name: str, message: str) -> ApiError:
@@ -117,42 +112,55 @@ _UPDATABLE = ("isArchived", "name", "categories", "minValue", "maxValue", "descr
 
 
 async def create(pg: asyncpg.Pool, project_id: str, cfg: NewConfig) -> dict[str, Any]:
-    with db_errors():
-        row = await pg.fetchrow(
-            "INSERT INTO score_configs (id, project_id, name, data_type, min_value, max_value, categories, "
-            f"description) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
-            new_id(),
-            project_id,
-            cfg.name,
-            cfg.data_type,
-            cfg.min_value,
-            cfg.max_value,
-            cfg.categories,
-            cfg.description,
-        )
-    assert row is not None  # INSERT ... RETURNING always yields the row
+    row = await ScoreConfigsRepo(pg).create(
+        project_id,
+        name=cfg.name,
+        data_type=cfg.data_type,
+        min_value=cfg.min_value,
+        max_value=cfg.max_value,
+        categories=cfg.categories,
+        description=cfg.description,
+    )
     return shape(row)
 
 
 async def get(pg: asyncpg.Pool, project_id: str, config_id: str) -> dict[str, Any] | None:
-    with db_errors():
-        row = await pg.fetchrow(
-            f"SELECT {_COLUMNS} FROM score_configs WHERE project_id = $1 AND id = $2", project_id, config_id
-        )
+    row = await ScoreConfigsRepo(pg).get(project_id, config_id)
     return shape(row) if row else None
 
 
 async def page(pg: asyncpg.Pool, project_id: str, pg_page: Page) -> tuple[list[dict[str, Any]], int]:
-    with db_errors():
-        rows = await pg.fetch(
-            f"SELECT {_COLUMNS} FROM score_configs WHERE project_id = $1 "
-            "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-            project_id,
-            pg_page.limit,
-            pg_page.offset,
+    rows, total = await ScoreConfigsRepo(pg).page(project_id, offset=pg_page.offset, limit=pg_page.limit)
+    return [shape(r) for r in rows], total
+
+
+def _revise(given: Mapping[str, Any]) -> Callable[[asyncpg.Record], ScoreConfigChange]:
+    """The stored config with the PATCH fields `given` applied, checked against its data type."""
+
+    def revise(row: asyncpg.Record) -> ScoreConfigChange:
+        data_type = row["data_type"]
+        name = _name(given["name"]) if "name" in given else row["name"]
+        min_value = _number("minValue", given["minValue"]) if "minValue" in given else row["min_value"]
+        max_value = _number("maxValue", given["maxValue"]) if "maxValue" in given else row["max_value"]
+        categories = row["categories"]
+        if "categories" in given:
+            _check_shape(data_type, given["categories"], None, None)
+            categories = _categories(given["categories"])
+        _check_shape(data_type, None, min_value, max_value)
+        archived = given.get("isArchived", row["is_archived"])
+        if not isinstance(archived, bool):
+            raise _field("isArchived", "must be true or false")
+        description = _description(given["description"]) if "description" in given else row["description"]
+        return ScoreConfigChange(
+            name=name,
+            min_value=min_value,
+            max_value=max_value,
+            categories=categories,
+            is_archived=archived,
+            description=description,
         )
-        total = await pg.fetchval("SELECT count(*) FROM score_configs WHERE project_id = $1", project_id)
-    return [shape(r) for r in rows], int(total)
+
+    return revise
 
 
 async def update(pg: asyncpg.Pool, project_id: str, config_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -162,42 +170,10 @@ async def update(pg: asyncpg.Pool, project_id: str, config_id: str, body: Mappin
         raise bad_request(
             f"Invalid request body: provide at least one of {', '.join(_UPDATABLE)} to update the score config"
         )
-    with db_errors():
-        async with pg.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                f"SELECT {_COLUMNS} FROM score_configs WHERE project_id = $1 AND id = $2 FOR UPDATE",
-                project_id,
-                config_id,
-            )
-            if row is None:
-                return None
-            data_type = row["data_type"]
-            name = _name(given["name"]) if "name" in given else row["name"]
-            min_value = _number("minValue", given["minValue"]) if "minValue" in given else row["min_value"]
-            max_value = _number("maxValue", given["maxValue"]) if "maxValue" in given else row["max_value"]
-            categories = row["categories"]
-            if "categories" in given:
-                _check_shape(data_type, given["categories"], None, None)
-                categories = _categories(given["categories"])
-            _check_shape(data_type, None, min_value, max_value)
-            archived = given.get("isArchived", row["is_archived"])
-            if not isinstance(archived, bool):
-                raise _field("isArchived", "must be true or false")
-            description = _description(given["description"]) if "description" in given else row["description"]
-            updated = await conn.fetchrow(
-                "UPDATE score_configs SET name = $3, min_value = $4, max_value = $5, categories = $6, "
-                f"is_archived = $7, description = $8 WHERE project_id = $1 AND id = $2 RETURNING {_COLUMNS}",
-                project_id,
-                config_id,
-                name,
-                min_value,
-                max_value,
-                categories,
-                archived,
-                description,
-            )
-    assert updated is not None  # the row was locked FOR UPDATE above
-    return shape(updated)
+    # Checked against the stored config while it is locked, so concurrent updates cannot
+    # combine into a shape neither of them would pass.
+    updated = await ScoreConfigsRepo(pg).update(project_id, config_id, _revise(given))
+    return shape(updated) if updated else None
 
 
 def shape(row: asyncpg.Record) -> dict[str, Any]:

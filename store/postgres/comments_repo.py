@@ -6,6 +6,7 @@ import asyncpg
 
 from spyglass.store.postgres.faults import db_errors
 from spyglass.store.postgres.ids import new_id
+from spyglass.store.postgres.sql_builder import Args, page
 
 _COLUMNS = "id, project_id, object_type, object_id, content, author_user_id, created_at, updated_at"
 # Optional filters as "$n IS NULL OR col = $n", so the statement text never varies.
@@ -53,16 +54,16 @@ class CommentsRepo:
         author_user_id: str | None,
     ) -> tuple[list[asyncpg.Record], int]:
         """Newest first, with the number of matching comments."""
-        args = (project_id, object_type, object_id, author_user_id)
-        with db_errors():
-            rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM comments WHERE {_WHERE} ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
-                *args,
-                limit,
-                offset,
-            )
-            total = await self._pool.fetchval(f"SELECT count(*) FROM comments WHERE {_WHERE}", *args)
-        return list(rows), int(total)
+        return await page(
+            self._pool,
+            Args(project_id, object_type, object_id, author_user_id),
+            select=f"SELECT {_COLUMNS} FROM comments",
+            count_from="comments",
+            where=_WHERE,
+            order_by="created_at DESC, id DESC",
+            offset=offset,
+            limit=limit,
+        )
 
     async def prompt_exists(self, project_id: str, prompt_id: str) -> bool:
         with db_errors():

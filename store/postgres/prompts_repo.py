@@ -18,6 +18,7 @@ import msgspec
 from spyglass.store.postgres.faults import Conflict, NotFound, db_errors
 from spyglass.store.postgres.ids import new_id
 from spyglass.store.postgres.pool import Conn
+from spyglass.store.postgres.sql_builder import Args, Where
 from spyglass.store.postgres.text import NUL
 
 LATEST = "latest"
@@ -118,7 +119,7 @@ _SEARCH = {
 }
 
 
-def _condition_sql(c: PromptCondition, bind: Any) -> str:
+def _condition_sql(c: PromptCondition, bind: Args) -> str:
     if c.type == "stringObject":
         if c.operator == "is set" or (c.operator in _SEARCH and c.value == ""):
             return f"config ? {bind(c.key)}::text"
@@ -223,33 +224,28 @@ class PromptsRepo:
         self, project_id: str, flt: PromptListFilter, *, offset: int, limit: int
     ) -> tuple[list[PromptSummary], int]:
         """One entry per name, aggregated over the versions that match the filter."""
-        conditions = ["project_id = $1"]
-        args: list[Any] = [project_id]
-
-        def bind(value: Any) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        bind = Args(project_id)
+        where = Where(bind, "project_id = $1")
         if flt.conditions is not None:
-            conditions += [_condition_sql(c, bind) for c in flt.conditions]
+            for c in flt.conditions:
+                where.add(_condition_sql(c, bind))
             flt = PromptListFilter()
-        if flt.name is not None:
-            conditions.append(f"name = {bind(flt.name)}")
+        where.equals("name", flt.name)
         if flt.label is not None:
             if flt.label == LATEST:
-                conditions.append(
+                where.add(
                     "version = (SELECT max(version) FROM prompts q WHERE q.project_id = prompts.project_id "
                     "AND q.name = prompts.name)"
                 )
             else:
-                conditions.append(f"{bind(flt.label)} = ANY(labels)")
+                where.add(f"{bind(flt.label)} = ANY(labels)")
         if flt.tag is not None:
-            conditions.append(f"{bind(flt.tag)} = ANY(tags)")
+            where.add(f"{bind(flt.tag)} = ANY(tags)")
         if flt.from_updated_at is not None:
-            conditions.append(f"updated_at >= {bind(flt.from_updated_at)}")
+            where.add(f"updated_at >= {bind(flt.from_updated_at)}")
         if flt.to_updated_at is not None:
-            conditions.append(f"updated_at < {bind(flt.to_updated_at)}")
-        where = " AND ".join(conditions)
+            where.add(f"updated_at < {bind(flt.to_updated_at)}")
+        filter_values = list(bind.values)
         sql = f"""
             WITH matching AS (SELECT * FROM prompts WHERE {where}),
             label_sets AS (
@@ -271,12 +267,12 @@ class PromptsRepo:
             OFFSET {bind(offset)} LIMIT {bind(limit)}
         """
         with db_errors():
-            rows = await self._pool.fetch(sql, *args)
+            rows = await self._pool.fetch(sql, *bind.values)
             if rows:
                 total = rows[0]["total"]
             else:
                 total = await self._pool.fetchval(
-                    f"SELECT count(DISTINCT name) FROM prompts WHERE {where}", *args[: len(args) - 2]
+                    f"SELECT count(DISTINCT name) FROM prompts WHERE {where}", *filter_values
                 )
         out = [
             PromptSummary(
@@ -408,18 +404,13 @@ class PromptsRepo:
         with db_errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 await _lock(conn, project_id, name)
-                conditions = "project_id = $1 AND name = $2"
-                args: list[Any] = [project_id, name]
-                if version is not None:
-                    args.append(version)
-                    conditions += f" AND version = ${len(args)}"
+                args = Args(project_id, name)
+                where = Where(args, "project_id = $1", "name = $2")
+                where.equals("version", version)
                 if label is not None:
-                    if label == LATEST:
-                        conditions += f" AND version = ({_NEWEST})"
-                    else:
-                        args.append(label)
-                        conditions += f" AND ${len(args)} = ANY(labels)"
-                doomed = [_row(r) for r in await conn.fetch(f"SELECT {_COLS} FROM prompts WHERE {conditions}", *args)]
+                    where.add(f"version = ({_NEWEST})" if label == LATEST else f"{args(label)} = ANY(labels)")
+                rows = await conn.fetch(f"SELECT {_COLS} FROM prompts WHERE {where}", *args.values)
+                doomed = [_row(r) for r in rows]
                 if not doomed:
                     raise PromptNotFound(_not_found_text(name, version, label))
                 doomed_versions = [p.version for p in doomed]

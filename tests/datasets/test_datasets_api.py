@@ -9,7 +9,8 @@ from typing import Any
 
 from spyglass.collector.events import DatasetRunItemBody, DatasetRunItemCreate
 from spyglass.collector.otel import ExperimentItem
-from spyglass.query.datasets import experiment_run_id, record_experiment_items, record_run_item_events
+from spyglass.collector.worker.experiments import record_experiment_items, record_run_item_events
+from spyglass.query.datasets import experiment_run_id
 from tests.harness import Harness, ProjectKeys
 from tests.prompts.support import Api
 
