@@ -1,6 +1,7 @@
-"""Read-path latency at volume (not a test; run by hand):
+"""Read-path latency at volume, in process: the query functions behind each read endpoint on chDB,
+without the HTTP server in between (bench_read.py times the served API on a loaded store).
 
-    .venv/bin/python -m tests.read_api.bench_reads --traces 100000 --per-trace 10 --dir /tmp/bench-ch
+    .venv/bin/python bench/bench_read_queries.py --traces 100000 --per-trace 10 --dir /tmp/bench-ch
 
 Loads one project with `traces × per-trace` observations (plus a second, noisy project of the
 same size, so tenancy filters have something to skip) into a scratch chDB directory, then times

@@ -1,7 +1,10 @@
-"""Throughput of ingestion validation on realistic batches (run: python tests/events/bench_validate.py).
+"""Throughput of legacy ingestion validation on realistic batches, and of grouping + merging them.
+
+    .venv/bin/python bench/bench_validate.py
 
 A batch is what a py v2 app flushes: traces, spans and generations (1–2 KB of chat messages as
-input/output), their updates and a score. Not collected by pytest (the file name says bench_).
+input/output), their updates and a score. Prints events/s for validation at 1, 4 and 16 traces a
+batch, for generation-create events alone, and for group + merge.
 """
 
 from __future__ import annotations
@@ -143,10 +146,14 @@ def measure_merge(seconds: float = 2.0) -> float:
     return done / (time.perf_counter() - start)
 
 
-if __name__ == "__main__":
+def main() -> None:
     for traces in (1, 4, 16):
         rate, size, per_batch = measure(traces_per_batch=traces)
         print(f"validate: {rate:,.0f} events/s ({per_batch} events/batch, {size:,.0f} B/event avg)")
     rate, size, per_batch = measure(traces_per_batch=8, only="generation-create")
     print(f"validate generation-create only: {rate:,.0f} events/s ({size:,.0f} B/event avg)")
     print(f"group + merge: {measure_merge():,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,9 @@ import asyncio
 import base64
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
@@ -43,6 +45,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], *, timeout: float = 30.0, every: float = 0.1, what: str = "the condition") -> T:
+    """Call `check` until it returns something truthy, and return that; fail after `timeout` s.
+
+    For waiting on something that happens in the background (a commit, a notification): poll
+    it with a deadline rather than sleeping a fixed time and hoping it was long enough.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not happen within {timeout}s (last check gave {result!r})")
+        time.sleep(every)
+
+
+async def wait_until_async(
+    check: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0, every: float = 0.05, what: str = "the condition"
+) -> T:
+    """`wait_until` for the event loop: `check` may be a plain function or a coroutine function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not happen within {timeout}s (last check gave {result!r})")
+        await asyncio.sleep(every)
 
 
 class Harness:

@@ -5,7 +5,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.harness import Harness
+from tests.harness import Harness, wait_until_async
 
 
 async def test_update_after_delete_never_revives_deleted_content(spyglass: Harness) -> None:
@@ -28,9 +28,13 @@ async def test_update_after_delete_never_revives_deleted_content(spyglass: Harne
         url = f"{spyglass.url}/api/public/traces/{trace_id}"
         async with http.get(url, headers=keys.headers) as r:
             assert (await r.json())["input"] == "SECRET"
+        cached = spyglass.worker.processor.traces
+        assert (keys.project_id, trace_id) in cached  # what the delete must make the worker forget
         async with http.delete(url, headers=keys.headers) as r:
             assert r.status == 200
-        await asyncio.sleep(0.2)  # the notification reaches the worker
+        await wait_until_async(  # the notification reaches the worker
+            lambda: (keys.project_id, trace_id) not in cached, timeout=10, what="the worker forgetting the trace"
+        )
         await asyncio.to_thread(span, "late", None)
         await spyglass.wait_idle()
         async with http.get(url, headers=keys.headers) as r:

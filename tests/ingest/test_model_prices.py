@@ -5,7 +5,7 @@ import time
 
 import aiohttp
 
-from tests.harness import Harness
+from tests.harness import Harness, wait_until_async
 
 
 async def _generation(spyglass: Harness, keys, model: str) -> str:  # type: ignore[no-untyped-def]
@@ -44,10 +44,14 @@ async def test_a_new_project_model_prices_new_data_at_once(spyglass: Harness) ->
         "inputPrice": 0.001,
         "outputPrice": 0.002,
     }
+    matcher = spyglass.worker.processor.matcher
+    assert matcher.has_project(keys.project_id)  # loaded for `before`: the NOTIFY must drop them
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{spyglass.url}/api/public/models", json=body, headers=keys.headers) as r:
             assert r.status in (200, 201), await r.text()
-    await asyncio.sleep(0.2)  # the NOTIFY reaches the worker's listener
+    await wait_until_async(  # the NOTIFY reaches the worker's listener
+        lambda: not matcher.has_project(keys.project_id), timeout=10, what="the worker dropping the project's models"
+    )
     after = await _generation(spyglass, keys, model)
     cost = await _cost(spyglass, keys.project_id, after)
     assert cost is not None and abs(float(cost) - (1000 * 0.001 + 500 * 0.002)) < 1e-9

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 import uuid
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -29,9 +27,7 @@ from spyglass.store.config import RedisConfig
 from spyglass.store.locks import RedisMergeLocks
 from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.queue import RedisStreamQueue
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
-from otlp_builders import make_request, make_span
+from tests.otel.otlp_builders import make_request, make_span
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,7 @@ one share its inserts; a full batch goes at once; a payload arriving later gets 
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from pathlib import Path
 
 from spyglass.collector.config import CollectorConfig
 from spyglass.collector.intake import Intake
@@ -17,9 +15,7 @@ from spyglass.store.blob import BlobStore
 from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.postgres.dead_letters import DeadLetters
 from spyglass.store.queue import MemoryQueue
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
-from otlp_builders import make_request, make_span
+from tests.otel.otlp_builders import make_request, make_span
 
 
 class _Pipeline:

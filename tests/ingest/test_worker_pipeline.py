@@ -5,9 +5,7 @@ still merge with legacy updates of the same batch."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -23,9 +21,7 @@ from spyglass.store.clickhouse.client import ClickHouse
 from spyglass.store.clickhouse.rows import ObservationRow
 from spyglass.store.queue import MemoryQueue
 from spyglass.store.queue.base import Message
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "otel"))
-from otlp_builders import TRACE, make_request, make_span
+from tests.otel.otlp_builders import TRACE, make_request, make_span
 
 
 class _Blob:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from otlp_builders import LangfuseCapture, OtelCapture
+
+from tests.otel.otlp_builders import LangfuseCapture, OtelCapture
 
 
 @pytest.fixture

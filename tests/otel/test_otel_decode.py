@@ -6,7 +6,6 @@ import json
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-from otlp_builders import OTHER_TRACE, T0, TRACE, make_request, make_span, otlp_json, span_id
 
 from spyglass.collector.otel import (
     OtlpContentTypeError,
@@ -17,6 +16,7 @@ from spyglass.collector.otel import (
     decode_protobuf_export,
     walk_protobuf,
 )
+from tests.otel.otlp_builders import OTHER_TRACE, T0, TRACE, make_request, make_span, otlp_json, span_id
 
 RICH_ATTRS = {
     "s": "text",

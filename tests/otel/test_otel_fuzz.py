@@ -7,7 +7,6 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from otlp_builders import make_request, make_span, otlp_json
 
 from spyglass.collector.otel import (
     OtlpDecodeError,
@@ -19,6 +18,7 @@ from spyglass.collector.otel import (
     walk_protobuf,
 )
 from spyglass.collector.otel import keys as K
+from tests.otel.otlp_builders import make_request, make_span, otlp_json
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from otlp_builders import (
+
+from spyglass.collector.otel import merge_trace_patch, normalize_environment
+from tests.otel.otlp_builders import (
     PROJECT,
     RECEIVED,
     T0,
@@ -19,8 +21,6 @@ from otlp_builders import (
     only,
     span_id,
 )
-
-from spyglass.collector.otel import merge_trace_patch, normalize_environment
 
 SDK_TYPES = ["span", "generation", "agent", "tool", "chain", "retriever", "evaluator", "embedding", "guardrail"]
 

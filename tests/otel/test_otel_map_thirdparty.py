@@ -8,7 +8,9 @@ import json
 
 import pytest
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from otlp_builders import (
+
+from spyglass.collector.otel import map_export, merge_trace_patch, walk_protobuf
+from tests.otel.otlp_builders import (
     OTHER_TRACE,
     T0,
     TRACE,
@@ -21,8 +23,6 @@ from otlp_builders import (
     otlp_json,
     span_id,
 )
-
-from spyglass.collector.otel import map_export, merge_trace_patch, walk_protobuf
 
 
 def map_one(attrs, *, scope="some.instrumentation", name="span", events=()):

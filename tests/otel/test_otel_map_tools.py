@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from otlp_builders import make_request, make_span, map_request, only
-
 import spyglass.collector.otel.mapper as mapper
+from tests.otel.otlp_builders import make_request, make_span, map_request, only
 
 WEATHER = {
     "type": "function",

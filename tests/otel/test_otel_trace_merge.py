@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from otlp_builders import PROJECT, T0, TRACE, make_request, make_span, map_request
-
 from spyglass.collector.otel import TracePatch, merge_trace_patch
 from spyglass.store.clickhouse.rows import TraceRow
+from tests.otel.otlp_builders import PROJECT, T0, TRACE, make_request, make_span, map_request
 
 
 def patch(**fields) -> TracePatch:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from otlp_builders import make_request, make_span
 
 from spyglass.collector.otel import decode_protobuf_export
 from spyglass.collector.otel.protobuf_values import message_attributes, wire_attributes
+from tests.otel.otlp_builders import make_request, make_span
 
 
 def _field(number: int, payload: bytes) -> bytes:

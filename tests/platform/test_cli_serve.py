@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import free_port
+from tests.harness import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -233,7 +233,12 @@ def test_replay_rebuilds_lost_rows_without_duplicates(tmp_path: Path) -> None:
         headers={"Content-Type": "application/x-protobuf"},
     )
     assert r.status_code == 200
-    time.sleep(1.5)
+
+    def stored() -> int:
+        got = requests.get(f"{s.url}/api/public/traces/{'07' * 16}", auth=(pk, sk), timeout=10)
+        return len(got.json()["observations"]) if got.status_code == 200 else 0
+
+    wait_until(lambda: stored() == 25, what="the 25 spans becoming readable")
     assert _stop(s) == 0
     assert _chdb(data_dir, "SELECT uniqExact(id) FROM observations") == [[25]]
     # Simulate losing the stored rows (a restore from an old backup, say).

@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from tests.harness import wait_until
 from tests.platform.test_cli_serve import _admin, _chdb, _env, _printed_keys, _start, _stop
 
 
@@ -39,7 +40,13 @@ def test_replay_rebuilds_log_events_without_duplicates(tmp_path: Path) -> None:
         headers={"Content-Type": "application/x-protobuf"},
     )
     assert resp.status_code == 200, resp.text
-    time.sleep(1.5)
+
+    def stored() -> int:
+        url, params = f"{served.url}/api/public/observations", {"traceId": "09" * 16, "type": "EVENT", "limit": 50}
+        got = requests.get(url, params=params, auth=(public_key, secret_key), timeout=10)
+        return len(got.json()["data"]) if got.status_code == 200 else 0
+
+    wait_until(lambda: stored() == 7, what="the 7 log events becoming readable")
     assert _stop(served) == 0
     events = "SELECT uniqExact(id), count() FROM observations FINAL WHERE type = 'EVENT'"
     assert _chdb(data_dir, events) == [[7, 7]]

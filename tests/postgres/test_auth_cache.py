@@ -12,6 +12,7 @@ from spyglass.collector.auth import Authenticator
 from spyglass.collector.http import ApiError
 from spyglass.store.postgres.api_keys import ApiKeys
 from spyglass.store.postgres.rows import AuthScope, Project
+from tests.harness import wait_until_async
 
 TTL = 30.0
 
@@ -85,7 +86,7 @@ async def test_an_idle_key_is_looked_up_again_after_the_ttl(keys: ApiKeys, proje
     clock.now += TTL + 1
     counted.hold.clear()
     waiting = asyncio.ensure_future(auth.check(header))
-    await asyncio.sleep(0.05)
+    await wait_until_async(lambda: counted.verified == 2, timeout=5, what="the expired key's lookup")
     assert not waiting.done()  # expired: the request waits for the lookup
     counted.hold.set()
     assert (await waiting).project_id == project.id
