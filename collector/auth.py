@@ -32,7 +32,7 @@ import msgspec
 from aiohttp import web
 
 from spyglass.collector.config import CollectorConfig
-from spyglass.collector.http.errors import ApiError
+from spyglass.collector.http import ApiError
 from spyglass.collector.throttle import FailureBuckets, NegativeCache, client_address, identity, retry_after
 from spyglass.store.postgres.api_keys import AuthScope
 

@@ -1,11 +1,12 @@
 """The HTTP kernel every Spyglass server is built on: the collector's receivers and the query API.
 
 One home for what all handlers share: the app factory and its middlewares, the typed app keys,
-`ApiError` and the JSON answers. Import from here; the submodules are private to the kernel.
+`ApiError` and the JSON answers. Import from here (collector/ included); the submodules are
+the kernel's own.
 """
 
 from spyglass.collector.http.app import CleanupCtx, RouteGroup, create_app
-from spyglass.collector.http.errors import ApiError, bad_request, json_response, not_found
+from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError, bad_request, json_response, not_found
 from spyglass.collector.http.state import (
     AUTH,
     COLLECTOR_CONFIG,
@@ -21,6 +22,7 @@ __all__ = [
     "COLLECTOR_CONFIG",
     "INTAKE",
     "LIFECYCLE",
+    "ORG_KEY_CANNOT_INGEST",
     "STORES",
     "WORKER",
     "ApiError",

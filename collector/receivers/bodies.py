@@ -32,8 +32,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from spyglass.collector.budget import Lease, Overloaded
 from spyglass.collector.compression import INFLATABLE, InflatedTooLarge, InflateError, Inflater
-from spyglass.collector.http.errors import ApiError
-from spyglass.collector.http.state import INTAKE
+from spyglass.collector.http import INTAKE, ApiError
 
 
 class RunnerKwargs(TypedDict):

@@ -26,8 +26,7 @@ from spyglass.collector.events.envelopes import ScoreCreate
 from spyglass.collector.events.legacy_api import Method, Resource
 from spyglass.collector.events.problems import EventError
 from spyglass.collector.events.score_config import named_configs, screen_scores
-from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError, bad_request, json_response
-from spyglass.collector.http.state import AUTH, INTAKE, STORES
+from spyglass.collector.http import AUTH, INTAKE, ORG_KEY_CANNOT_INGEST, STORES, ApiError, bad_request, json_response
 from spyglass.collector.receivers.bodies import (
     BodyTooLarge,
     BodyUnreadable,

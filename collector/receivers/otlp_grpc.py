@@ -31,8 +31,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from spyglass.collector.budget import Overloaded
 from spyglass.collector.config import CollectorConfig
-from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError
-from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.http import AUTH, INTAKE, ORG_KEY_CANNOT_INGEST, ApiError
 from spyglass.collector.intake import Intake
 from spyglass.collector.receivers.accept import (
     LOGS,

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from spyglass.collector.budget import Overloaded
-from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST, ApiError
-from spyglass.collector.http.state import AUTH, INTAKE
+from spyglass.collector.http import AUTH, INTAKE, ORG_KEY_CANNOT_INGEST, ApiError
 from spyglass.collector.rawlog import Fmt
 from spyglass.collector.receivers import otlp_status as st
 from spyglass.collector.receivers.accept import SIGNALS, AllRejected, Malformed, Signal, TooLarge, accept_otlp

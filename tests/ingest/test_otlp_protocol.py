@@ -371,7 +371,7 @@ async def test_an_organization_key_cannot_ingest_otlp(spyglass: Harness) -> None
 
     import grpc
 
-    from spyglass.collector.http.errors import ORG_KEY_CANNOT_INGEST
+    from spyglass.collector.http import ORG_KEY_CANNOT_INGEST
     from spyglass.store.postgres.api_keys import ApiKeys
     from spyglass.store.postgres.tenancy import Tenancy
 
